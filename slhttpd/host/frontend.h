@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * SLHTTPD userspace frontend: the protocol core (core/slhttpd.h) driven by an
+ * AF_PACKET socket on one network interface. See host/README.md.
+ */
+#ifndef SLHTTPD_HOST_FRONTEND_H
+#define SLHTTPD_HOST_FRONTEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "slhttpd.h"
+
+/* Frames handed to the kernel in one sendmmsg() call. */
+#define FE_TX_BATCH	128
+
+/* Frontend counters, next to the core's. */
+enum fe_counter {
+	FE_RX_FRAMES,		/* frames read from the ring */
+	FE_RX_OVERSIZE,		/* frames larger than a ring slot (skipped) */
+	FE_RX_RING_DROPS,	/* frames the kernel dropped: ring full */
+	FE_TX_FRAMES,		/* frames written to the interface */
+	FE_TX_ERRORS,		/* frames the kernel refused (ENOBUFS...) */
+	FE_TX_CALLS,		/* sendmmsg() calls */
+	FE_POLLS,		/* poll() wake-ups */
+	FE_MAX
+};
+
+struct fe_stats {
+	uint64_t c[FE_MAX];
+};
+
+/* An AF_PACKET socket with a TPACKET_V2 receive ring and a TX batch. */
+struct fe_port {
+	int fd;
+	int ifindex;
+	uint8_t mac[6];
+	unsigned int mtu;
+	/* receive ring */
+	uint8_t *ring;
+	size_t ring_len;
+	unsigned int frame_size;
+	unsigned int frame_nr;
+	unsigned int rx_next;
+	/* transmit batch */
+	unsigned int tx_count;
+	uint8_t (*tx_buf)[SL_FRAME_MAX];
+	uint32_t tx_len[FE_TX_BATCH];
+	struct mmsghdr tx_msg[FE_TX_BATCH];
+	struct iovec tx_iov[FE_TX_BATCH];
+};
+
+/* afpacket.c */
+int fe_port_open(struct fe_port *p, const char *ifname, char *err, size_t errlen);
+void fe_port_close(struct fe_port *p);
+/* Next received frame or NULL; fe_rx_release() after use. */
+const uint8_t *fe_rx_next(struct fe_port *p, uint32_t *len, uint32_t *flags,
+			  struct fe_stats *fs);
+void fe_rx_release(struct fe_port *p);
+/* A free TX slot (flushing the batch first when full). */
+uint8_t *fe_tx_slot(struct fe_port *p, struct fe_stats *fs);
+void fe_tx_commit(struct fe_port *p, uint32_t len);
+void fe_tx_flush(struct fe_port *p, struct fe_stats *fs);
+uint64_t fe_ring_drops(struct fe_port *p);
+
+/* stats.c */
+const char *fe_counter_name(enum fe_counter c);
+void fe_stats_print(FILE *out, const struct sl_stats *st, const struct fe_stats *fs);
+int fe_stats_json(const char *path, const struct sl_stats *st, const struct fe_stats *fs);
+
+#endif /* SLHTTPD_HOST_FRONTEND_H */

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * slhttpd-host: the SLHTTPD protocol core on one network interface, in
+ * userspace, through an AF_PACKET socket (see host/README.md).
+ *
+ *   slhttpd-host --iface NAME --addr A.B.C.D [--ports 80,8000-8999] [--mss N]
+ *                [--max-body N] [--default-body N] [--window N] [--fast-close]
+ *                [--no-arp] [--no-icmp] [--stats-json FILE] [--allow-local-addr]
+ *
+ * Counters are printed on SIGINT/SIGTERM (then it exits) and on SIGUSR1; with
+ * --stats-json they are also written to FILE at start, on SIGUSR1 and at exit.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "frontend.h"
+
+/* Frames handled per wake-up before the TX batch is flushed and signals seen. */
+#define RX_BUDGET	512
+/* Frames one reply may produce: a full window of the smallest segments. */
+#define EMIT_MAX	1024
+
+static volatile sig_atomic_t stop_sig;
+static volatile sig_atomic_t dump_req;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	dump_req = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: slhttpd-host --iface NAME --addr A.B.C.D [options]\n"
+		"  --ports SPEC        served TCP ports, e.g. 80,8000-8999 (default 80)\n"
+		"  --mss N             our MSS, %d..%d (default: interface MTU - 40, at most %d)\n"
+		"  --max-body N        largest object served, bytes (default and limit %u)\n"
+		"  --default-body N    body size for \"/\" (default 1024)\n"
+		"  --window N          receive window advertised (default 65535)\n"
+		"  --fast-close        RST instead of the last ACK\n"
+		"  --no-arp            do not answer ARP for ADDR (the peer needs a static entry)\n"
+		"  --no-icmp           do not answer ping for ADDR\n"
+		"  --stats-json FILE   write counters as JSON at start, on SIGUSR1 and at exit\n"
+		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n",
+		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT);
+}
+
+static int parse_u32(const char *opt, const char *s, unsigned long lo, unsigned long hi,
+		     uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
+		fprintf(stderr, "slhttpd-host: %s: '%s' is not a number in %lu..%lu\n",
+			opt, s, lo, hi);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* The kernel must not own the address too: it would answer our TCP ports. */
+static int addr_is_local(uint32_t addr_be, char *ifname, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	int found = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		if (((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr_be) {
+			snprintf(ifname, len, "%s", i->ifa_name);
+			found = 1;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+static void report(const char *json, const struct sl_stats *st, struct fe_stats *fs,
+		   struct fe_port *port)
+{
+	fs->c[FE_RX_RING_DROPS] += fe_ring_drops(port);
+	fe_stats_print(stdout, st, fs);
+	if (json && fe_stats_json(json, st, fs) < 0)
+		fprintf(stderr, "slhttpd-host: cannot write %s: %s\n", json, strerror(errno));
+}
+
+static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
+			 struct fe_port *port, struct fe_stats *fs,
+			 const uint8_t *data, uint32_t len, uint32_t flags)
+{
+	struct sl_rx rx = { .data = data, .len = len, .flags = flags };
+	struct sl_reply rp;
+	struct sl_txinfo ti;
+
+	/*
+	 * PASS needs nothing: on AF_PACKET the kernel got its own copy of
+	 * every frame (and drops ours, as the address is not its own).
+	 */
+	if (sl_input(cfg, st, &rx, &rp) != SL_REPLY)
+		return;
+	for (unsigned int i = 0; i < EMIT_MAX; i++) {
+		uint8_t *buf = fe_tx_slot(port, fs);
+		uint32_t n = sl_emit(cfg, st, &rp, buf, SL_FRAME_MAX, 0, &ti);
+
+		if (!n)
+			break;
+		fe_tx_commit(port, n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "ports", required_argument, NULL, 'p' },
+		{ "mss", required_argument, NULL, 'm' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "default-body", required_argument, NULL, 'd' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "fast-close", no_argument, NULL, 'f' },
+		{ "no-arp", no_argument, NULL, 'A' },
+		{ "no-icmp", no_argument, NULL, 'I' },
+		{ "stats-json", required_argument, NULL, 'j' },
+		{ "allow-local-addr", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct sl_config cfg;
+	static struct sl_stats st;
+	static struct fe_stats fs;
+	static struct fe_port port;
+	const char *iface = NULL, *addr = NULL, *ports = "80", *json = NULL;
+	uint32_t mss = 0, max_body = SL_BODY_LIMIT, def_body = 1024, window = 65535;
+	int fast_close = 0, arp = 1, icmp = 1, allow_local = 0, opt;
+	struct in_addr in;
+	char err[512], lif[IFNAMSIZ + 1];
+	struct sigaction sa;
+	sigset_t block, orig;
+
+	sl_config_init(&cfg);
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i': iface = optarg; break;
+		case 'a': addr = optarg; break;
+		case 'p': ports = optarg; break;
+		case 'm':
+			if (parse_u32("--mss", optarg, SL_MSS_MIN, SL_MSS_MAX, &mss))
+				return 2;
+			break;
+		case 'b':
+			if (parse_u32("--max-body", optarg, 0, SL_BODY_LIMIT, &max_body))
+				return 2;
+			break;
+		case 'd':
+			if (parse_u32("--default-body", optarg, 0, SL_BODY_LIMIT, &def_body))
+				return 2;
+			break;
+		case 'w':
+			if (parse_u32("--window", optarg, 1, 65535, &window))
+				return 2;
+			break;
+		case 'f': fast_close = 1; break;
+		case 'A': arp = 0; break;
+		case 'I': icmp = 0; break;
+		case 'j': json = optarg; break;
+		case 'L': allow_local = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !iface || !addr) {
+		fprintf(stderr, "slhttpd-host: --iface and --addr are required\n");
+		usage(stderr);
+		return 2;
+	}
+	if (inet_pton(AF_INET, addr, &in) != 1 || in.s_addr == 0) {
+		fprintf(stderr, "slhttpd-host: --addr '%s' is not an IPv4 address (A.B.C.D)\n",
+			addr);
+		return 2;
+	}
+	if (sl_ports_parse(&cfg, ports, (sl_u32)strlen(ports)) < 0) {
+		fprintf(stderr,
+			"slhttpd-host: --ports '%s': expected a list of ports or ranges in "
+			"1..65535, low-high with low <= high, e.g. 80,8000-8999\n", ports);
+		return 2;
+	}
+	if (!allow_local && addr_is_local(in.s_addr, lif, sizeof(lif))) {
+		fprintf(stderr,
+			"slhttpd-host: %s is configured on kernel interface %s: the kernel would "
+			"answer its TCP ports too (RSTs). Remove it (ip addr del %s/PREFIX dev %s) "
+			"or pass --allow-local-addr\n", addr, lif, addr, lif);
+		return 2;
+	}
+	if (fe_port_open(&port, iface, err, sizeof(err)) < 0) {
+		fprintf(stderr, "slhttpd-host: %s\n", err);
+		return 1;
+	}
+	if (!mss)
+		mss = port.mtu >= SL_MSS_MAX + 40 ? SL_MSS_MAX : port.mtu - 40;
+	if (mss + 40 > port.mtu || mss < SL_MSS_MIN) {
+		fprintf(stderr, "slhttpd-host: MSS %u does not fit the MTU %u of %s (MSS <= MTU - 40, "
+			">= %d)\n", mss, port.mtu, iface, SL_MSS_MIN);
+		return 2;
+	}
+	cfg.addr = ntohl(in.s_addr);
+	memcpy(cfg.mac, port.mac, 6);
+	cfg.mss = (sl_u16)mss;
+	cfg.window = (sl_u16)window;
+	cfg.max_body = max_body;
+	cfg.default_body = def_body;
+	cfg.flags = (arp ? SL_CFG_ARP : 0) | (icmp ? SL_CFG_ICMP_ECHO : 0) |
+		    (fast_close ? SL_CFG_FAST_CLOSE : 0);
+	if (getrandom(cfg.secret, sizeof(cfg.secret), 0) != sizeof(cfg.secret)) {
+		fprintf(stderr, "slhttpd-host: getrandom: %s\n", strerror(errno));
+		return 1;
+	}
+	if (sl_config_finish(&cfg) < 0) {
+		fprintf(stderr, "slhttpd-host: configuration rejected by the core (mss %u, "
+			"max-body %u, default-body %u <= max-body, window %u)\n",
+			mss, max_body, def_body, window);
+		return 2;
+	}
+
+	/* Signals are only delivered inside ppoll(): no lost wake-ups. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+
+	printf("slhttpd-host: serving %s ports %s on %s (mac %02x:%02x:%02x:%02x:%02x:%02x, "
+	       "mss %u, arp %s, icmp %s%s)\n", addr, ports, iface,
+	       port.mac[0], port.mac[1], port.mac[2], port.mac[3], port.mac[4], port.mac[5],
+	       mss, arp ? "on" : "off", icmp ? "on" : "off", fast_close ? ", fast close" : "");
+	fflush(stdout);
+	if (json && fe_stats_json(json, &st, &fs) < 0) {
+		fprintf(stderr, "slhttpd-host: cannot write %s: %s\n", json, strerror(errno));
+		return 1;
+	}
+
+	while (!stop_sig) {
+		unsigned int n = 0;
+		const uint8_t *frame;
+		uint32_t len, flags;
+
+		while (n < RX_BUDGET && (frame = fe_rx_next(&port, &len, &flags, &fs))) {
+			handle_frame(&cfg, &st, &port, &fs, frame, len, flags);
+			fe_rx_release(&port);
+			n++;
+		}
+		fe_tx_flush(&port, &fs);
+		if (n == 0) {
+			struct pollfd pfd = { .fd = port.fd, .events = POLLIN };
+			struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+
+			if (ppoll(&pfd, 1, &ts, &orig) < 0 && errno != EINTR) {
+				fprintf(stderr, "slhttpd-host: poll: %s\n", strerror(errno));
+				break;
+			}
+			fs.c[FE_POLLS]++;
+			if (pfd.revents & (POLLERR | POLLNVAL)) {
+				fprintf(stderr, "slhttpd-host: %s: socket error (interface gone?)\n",
+					iface);
+				break;
+			}
+		}
+		if (dump_req) {
+			dump_req = 0;
+			report(json, &st, &fs, &port);
+		}
+	}
+	if (stop_sig)
+		printf("slhttpd-host: stopping on signal %d\n", (int)stop_sig);
+	report(json, &st, &fs, &port);
+	fe_port_close(&port);
+	return stop_sig ? 0 : 1;
+}
