@@ -1,0 +1,3 @@
+from linerate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""The `linerate` command line: one sub-command per module.
+
+Each command module defines ``register(sub)`` which adds its parser and sets
+``func`` (a callable taking the parsed namespace and returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from linerate.errors import LinerateError
+
+#: Modules that provide sub-commands, in the order ``--help`` lists them.
+COMMAND_MODULES = [
+    "linerate.serve",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="linerate",
+        description="Line-rate stateless HTTP test appliance: build, flash, test, serve.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LinerateError as exc:
+        print(f"linerate {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
