@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/* SLHTTPD core internals shared by the core's files (not an API). */
+#ifndef SLHTTPD_INTERNAL_H
+#define SLHTTPD_INTERNAL_H
+
+#include "slhttpd.h"
+
+/* Position of the first byte we send on a connection. */
+#define SL_R0		0x80u
+#define SL_STATE_MASK	(SL_STATES - 1)
+
+/* sl_reply.kind */
+enum {
+	SL_K_NONE,
+	SL_K_CTL,	/* one TCP segment without payload */
+	SL_K_RESP,	/* response segments, maybe a FIN */
+	SL_K_ARP,
+	SL_K_ICMP,
+};
+
+/* TCP flags */
+#define SL_TH_FIN	0x01
+#define SL_TH_SYN	0x02
+#define SL_TH_RST	0x04
+#define SL_TH_PSH	0x08
+#define SL_TH_ACK	0x10
+
+/* Response modes */
+#define SL_MODE_KEEPALIVE	0
+#define SL_MODE_CLOSE		1
+
+static inline sl_u16 sl_rd16(const sl_u8 *p)
+{
+	return (sl_u16)((p[0] << 8) | p[1]);
+}
+
+static inline sl_u32 sl_rd32(const sl_u8 *p)
+{
+	return ((sl_u32)p[0] << 24) | ((sl_u32)p[1] << 16) |
+	       ((sl_u32)p[2] << 8) | p[3];
+}
+
+static inline void sl_wr16(sl_u8 *p, sl_u16 v)
+{
+	p[0] = (sl_u8)(v >> 8);
+	p[1] = (sl_u8)v;
+}
+
+static inline void sl_wr32(sl_u8 *p, sl_u32 v)
+{
+	p[0] = (sl_u8)(v >> 24);
+	p[1] = (sl_u8)(v >> 16);
+	p[2] = (sl_u8)(v >> 8);
+	p[3] = (sl_u8)v;
+}
+
+static inline void sl_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
+{
+	while (len--)
+		*dst++ = *src++;
+}
+
+/* Ones' complement sum (not folded) of len bytes, big-endian words. */
+sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len);
+sl_u16 sl_csum_fold(sl_u32 sum);
+sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len);
+
+/* 32 bits of SipHash-2-4 over the 4-tuple, keyed by the secret. */
+sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
+		 sl_u16 sport, sl_u16 dport);
+
+/* Modular inverse of an odd number mod SL_STATES. */
+sl_u8 sl_inv8(sl_u8 odd);
+
+/* The 64-byte line the body pattern repeats, anchored at the body's end. */
+extern const char sl_body_line[65];
+
+static inline sl_u8 sl_body_byte(sl_u32 dist_to_end)
+{
+	return (sl_u8)sl_body_line[(64 - (dist_to_end & 63)) & 63];
+}
+
+/* A parsed request line and the headers we care about. */
+struct sl_request {
+	sl_u16 status;		/* 200, or the error to answer */
+	sl_u8 head;		/* HEAD */
+	sl_u8 mode;		/* SL_MODE_* asked for (or defaulted) */
+	sl_u8 complete;		/* headers ended in this segment */
+	sl_u8 pipelined;	/* bytes after the end of the headers */
+	sl_u32 body;		/* object size asked for */
+};
+
+/* Parse one request from data[0..len); returns 0, or -1 if not even a request line. */
+int sl_parse_request(const struct sl_config *cfg, const sl_u8 *data,
+		     sl_u32 len, struct sl_request *req);
+
+#endif /* SLHTTPD_INTERNAL_H */

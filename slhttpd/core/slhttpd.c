@@ -1,0 +1,864 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * SLHTTPD core: one received frame in, a verdict and a reply plan out.
+ * The state machine is described in slhttpd/PROTOCOL.md.
+ */
+#include "sl_internal.h"
+
+#define SL_ETH_HLEN	14
+#define SL_ETH_P_IP	0x0800
+#define SL_ETH_P_ARP	0x0806
+#define SL_IPPROTO_ICMP	1
+#define SL_IPPROTO_TCP	6
+#define SL_DEFAULT_MSS	536	/* RFC 9293: MSS when the SYN has none */
+
+/* A validated view of a received TCP/IPv4 frame. */
+struct sl_pkt {
+	const sl_u8 *eth;
+	const sl_u8 *ip;
+	const sl_u8 *tcp;
+	const sl_u8 *payload;
+	sl_u32 ihl, thl, plen;
+	sl_u32 saddr, daddr;
+	sl_u16 sport, dport, win;
+	sl_u32 seq, ack;
+	sl_u8 flags;
+};
+
+/* Where an acknowledgement number puts us (see PROTOCOL.md). */
+enum sl_where {
+	SL_W_REQ,	/* keep-alive request state */
+	SL_W_BODY,	/* mid-response: j full body segments remain */
+	SL_W_CLOSE_END,	/* close mode, data ended here */
+	SL_W_SPLIT,	/* head part split point i */
+	SL_W_FIN_KA,
+	SL_W_FIN_CL,
+	SL_W_BAD,
+};
+
+struct sl_state {
+	sl_u32 pos;	/* position: seq - base */
+	sl_u16 seg;	/* segment size of the class */
+	sl_u8 cls;
+	sl_u8 tclose;
+	enum sl_where where;
+	sl_u8 mode;
+	sl_u32 j;	/* SL_W_BODY: segments left; SL_W_SPLIT: index */
+};
+
+static void sl_count(struct sl_stats *st, enum sl_counter c)
+{
+	st->c[c]++;
+}
+
+static sl_u32 sl_base(sl_u32 h, int cls)
+{
+	return (h & ~SL_STATE_MASK) ^ ((sl_u32)cls << 29);
+}
+
+static int sl_class_for(const struct sl_config *cfg, sl_u32 mss)
+{
+	int c;
+
+	if (mss > cfg->mss)
+		mss = cfg->mss;
+	for (c = SL_CLASSES - 1; c > 0; c--)
+		if (cfg->cls_mss[c] <= mss)
+			return c;
+	return 0;
+}
+
+/* Decode the acknowledgement number; 0, or -1 without a valid cookie. */
+static int sl_decode(const struct sl_config *cfg, const struct sl_pkt *pk,
+		     struct sl_state *s)
+{
+	sl_u32 h = sl_cookie(cfg->secret, pk->saddr, pk->daddr, pk->sport,
+			     pk->dport);
+	sl_u32 t, tc;
+	int c;
+
+	for (c = 0; c < SL_CLASSES; c++) {
+		s->pos = pk->ack - sl_base(h, c);
+		if (s->pos >= SL_R0 && s->pos < SL_CONN_SPAN)
+			break;
+	}
+	if (c == SL_CLASSES)
+		return -1;
+	s->cls = (sl_u8)c;
+	s->seg = cfg->cls_seg[c];
+	tc = cfg->cls_tclose[c];
+	s->tclose = (sl_u8)tc;
+	t = ((SL_R0 - s->pos) * cfg->cls_inv[c]) & SL_STATE_MASK;
+	s->j = 0;
+	s->mode = SL_MODE_KEEPALIVE;
+	if (t == 0) {
+		s->where = SL_W_REQ;
+	} else if (t <= SL_MAX_SEGS) {
+		s->where = SL_W_BODY;
+		s->j = t;
+	} else if (t == tc) {
+		s->where = SL_W_CLOSE_END;
+		s->mode = SL_MODE_CLOSE;
+	} else if (t > tc && t <= tc + SL_MAX_SEGS) {
+		s->where = SL_W_BODY;
+		s->mode = SL_MODE_CLOSE;
+		s->j = t - tc;
+	} else if (t >= SL_STATES - SL_HEAD_SPLITS) {
+		s->where = SL_W_SPLIT;
+		s->j = SL_STATES - t;
+	} else if (t == cfg->cls_tfin_ka[c]) {
+		s->where = SL_W_FIN_KA;
+	} else if (t == cfg->cls_tfin_cl[c]) {
+		s->where = SL_W_FIN_CL;
+		s->mode = SL_MODE_CLOSE;
+	} else {
+		s->where = SL_W_BAD;
+	}
+	return 0;
+}
+
+static void sl_reply_addr(struct sl_reply *rp, const struct sl_pkt *pk)
+{
+	sl_copy(rp->eth_dst, pk->eth + 6, 6);
+	sl_copy(rp->eth_src, pk->eth, 6);
+	rp->saddr = pk->daddr;
+	rp->daddr = pk->saddr;
+	rp->sport = pk->dport;
+	rp->dport = pk->sport;
+}
+
+static enum sl_verdict sl_ctl(struct sl_stats *st, struct sl_reply *rp,
+			      sl_u32 seq, sl_u32 ack, sl_u8 flags)
+{
+	rp->kind = SL_K_CTL;
+	rp->seq = seq;
+	rp->ack = ack;
+	rp->tcp_flags = flags;
+	if (flags & SL_TH_RST)
+		sl_count(st, SL_C_RST_SENT);
+	return SL_REPLY;
+}
+
+static enum sl_verdict sl_rst(struct sl_stats *st, struct sl_reply *rp,
+			      const struct sl_pkt *pk)
+{
+	return sl_ctl(st, rp, pk->ack, 0, SL_TH_RST);
+}
+
+/* ---- responses ---------------------------------------------------- */
+
+static sl_u32 sl_put(sl_u8 *dst, sl_u32 at, const char *s)
+{
+	while (*s && at < SL_RESP_HDR_MAX)
+		dst[at++] = (sl_u8)*s++;
+	return at;
+}
+
+static sl_u32 sl_put_u32(sl_u8 *dst, sl_u32 at, sl_u32 v)
+{
+	char tmp[11];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && at < SL_RESP_HDR_MAX)
+		dst[at++] = (sl_u8)tmp[--n];
+	return at;
+}
+
+static const char *sl_status_line(sl_u16 status)
+{
+	switch (status) {
+	case 200:
+		return "HTTP/1.1 200 OK\r\n";
+	case 404:
+		return "HTTP/1.1 404 Not Found\r\n";
+	case 405:
+		return "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n";
+	case 413:
+		return "HTTP/1.1 413 Content Too Large\r\n";
+	default:
+		return "HTTP/1.1 400 Bad Request\r\n";
+	}
+}
+
+static const char *sl_status_body(sl_u16 status)
+{
+	switch (status) {
+	case 200:
+		return "";
+	case 404:
+		return "not found\n";
+	case 405:
+		return "use GET or HEAD\n";
+	case 413:
+		return "object too large\n";
+	default:
+		return "bad request\n";
+	}
+}
+
+static sl_u32 sl_strlen(const char *s)
+{
+	sl_u32 n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+/*
+ * Lay out a response: headers (padded so that its end lands on the mode's
+ * end state), body, and the segmentation. Returns 0, or -1 if it does not
+ * fit the state space for this segment size.
+ */
+static int sl_layout(struct sl_reply *rp,
+		     sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode,
+		     sl_u16 seg, sl_u8 tclose)
+{
+	const char *ebody = sl_status_body(status);
+	sl_u32 elen = sl_strlen(ebody);
+	sl_u32 clen = status == 200 ? body : elen;
+	sl_u32 send_body = (status == 200 && !head) ? body : 0;
+	sl_u32 at, base, target, pad, len, n, pieces;
+
+	at = sl_put(rp->hdr, 0, sl_status_line(status));
+	at = sl_put(rp->hdr, at, "Content-Length: ");
+	at = sl_put_u32(rp->hdr, at, clen);
+	at = sl_put(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
+	at = sl_put(rp->hdr, at, mode == SL_MODE_CLOSE ? "close" : "keep-alive");
+	at = sl_put(rp->hdr, at, "\r\nX-Pad: ");
+	/* what follows the pad: "\r\n\r\n", the error text, the body */
+	base = at + 4 + (head ? 0 : (status == 200 ? 0 : elen)) + send_body;
+	target = mode == SL_MODE_CLOSE ? (0u - (sl_u32)tclose * seg) : 0u;
+	pad = (target - base) & SL_STATE_MASK;
+	if (at + pad + 4 + elen > SL_RESP_HDR_MAX)
+		return -1;
+	while (pad--)
+		rp->hdr[at++] = 'x';
+	at = sl_put(rp->hdr, at, "\r\n\r\n");
+	if (status != 200 && !head)
+		at = sl_put(rp->hdr, at, ebody);
+
+	len = at + send_body;
+	n = send_body / seg;
+	rp->hdr_len = (sl_u16)at;
+	rp->resp_len = len;
+	rp->head_len = len - n * seg;
+	rp->body = send_body;
+	rp->seg = seg;
+	rp->fin = mode == SL_MODE_CLOSE;
+	pieces = (rp->head_len + seg - 1) / seg;
+	if (n > SL_MAX_SEGS || pieces > SL_HEAD_SPLITS)
+		return -1;
+	return 0;
+}
+
+/* End distance of the segment starting at distance cur from the end. */
+static sl_u32 sl_next_end(const struct sl_reply *rp, sl_u32 cur)
+{
+	sl_u32 off, end;
+
+	if (rp->resp_len && cur > rp->resp_len - rp->head_len) {
+		off = rp->resp_len - cur;
+		end = (off / rp->seg + 1) * rp->seg;
+		if (end > rp->head_len)
+			end = rp->head_len;
+		return rp->resp_len - end;
+	}
+	return cur > rp->seg ? cur - rp->seg : 0;
+}
+
+/*
+ * Emit from distance cur the whole segments that end within the window:
+ * end distance >= lim (lim <= 0: up to the end).
+ */
+static enum sl_verdict sl_send_from(struct sl_stats *st, struct sl_reply *rp,
+				    sl_u32 cur, sl_s32 lim)
+{
+	rp->kind = SL_K_RESP;
+	rp->cur = cur;
+	rp->stop = lim > 0 ? (sl_u32)lim : 0;
+	if (cur == 0 || (sl_s32)sl_next_end(rp, cur) < lim) {
+		sl_count(st, SL_C_DROP_WINDOW);
+		rp->kind = SL_K_NONE;
+		return SL_DROP;
+	}
+	return SL_REPLY;
+}
+
+static enum sl_verdict sl_request(const struct sl_config *cfg,
+				  struct sl_stats *st,
+				  const struct sl_pkt *pk,
+				  const struct sl_state *s,
+				  struct sl_reply *rp)
+{
+	struct sl_request req;
+	sl_u8 mode;
+	sl_u32 p0, cur;
+	int retrans = s->where != SL_W_REQ;
+
+	if (sl_parse_request(cfg, pk->payload, pk->plen, &req) < 0) {
+		req.status = 400;
+		req.complete = 0;
+	}
+	mode = req.mode;
+	if (req.status != 200 || (pk->flags & SL_TH_FIN))
+		mode = SL_MODE_CLOSE;
+	if (!req.complete && req.status != 400) {
+		mode = SL_MODE_CLOSE;
+		if (!retrans)
+			sl_count(st, SL_C_SPLIT);
+	}
+	if (req.pipelined) {
+		mode = SL_MODE_CLOSE;
+		if (!retrans)
+			sl_count(st, SL_C_PIPELINED);
+	}
+	if (s->pos > SL_CONN_SPAN - 2 * SL_BODY_LIMIT)
+		mode = SL_MODE_CLOSE;
+	/* mid-response states carry the mode; split points do not */
+	if (s->where == SL_W_BODY)
+		mode = s->mode;
+
+	if (sl_layout(rp, req.status, req.body, req.head, mode, s->seg,
+		      s->tclose)) {
+		/* too large for the state space at this client's MSS */
+		req.status = 413;
+		if (!retrans)
+			mode = SL_MODE_CLOSE;
+		if (sl_layout(rp, 413, 0, req.head, mode, s->seg, s->tclose))
+			return sl_rst(st, rp, pk);
+	}
+
+	/* where the response starts and which byte the client wants next */
+	if (s->where == SL_W_REQ) {
+		p0 = pk->ack;
+		cur = rp->resp_len;
+	} else if (s->where == SL_W_SPLIT) {
+		if (s->j * s->seg >= rp->head_len)
+			return sl_rst(st, rp, pk);
+		p0 = pk->ack - s->j * s->seg;
+		cur = rp->resp_len - s->j * s->seg;
+	} else {	/* SL_W_BODY */
+		if (s->j * s->seg > rp->resp_len - rp->head_len)
+			return sl_rst(st, rp, pk);
+		cur = s->j * s->seg;
+		p0 = pk->ack + cur - rp->resp_len;
+	}
+	rp->end_seq = p0 + rp->resp_len;
+	rp->ack = pk->seq;	/* the request stays unacknowledged */
+
+	if (!retrans) {
+		switch (req.status) {
+		case 200:
+			sl_count(st, mode == SL_MODE_CLOSE ?
+				 SL_C_REQ_CLOSE : SL_C_REQ_KEEPALIVE);
+			if (req.head)
+				sl_count(st, SL_C_HEAD);
+			break;
+		case 404:
+			sl_count(st, SL_C_ERR_404);
+			break;
+		case 405:
+			sl_count(st, SL_C_ERR_405);
+			break;
+		case 413:
+			sl_count(st, SL_C_ERR_413);
+			break;
+		default:
+			sl_count(st, SL_C_ERR_400);
+			break;
+		}
+	} else {
+		sl_count(st, SL_C_REQ_RETRANS);
+	}
+	return sl_send_from(st, rp, cur, (sl_s32)cur - (sl_s32)pk->win);
+}
+
+/* A pure ACK in the middle of a response: release the window's edge. */
+static enum sl_verdict sl_continue(struct sl_stats *st,
+				   const struct sl_pkt *pk,
+				   const struct sl_state *s,
+				   struct sl_reply *rp)
+{
+	sl_s32 m = s->seg, e = (sl_s32)(s->j * s->seg) - (sl_s32)pk->win;
+	sl_s32 kmin, kmax;
+
+	if (pk->win < s->seg) {
+		sl_count(st, SL_C_DROP_WINDOW);
+		return SL_DROP;
+	}
+	kmin = e <= 0 ? 0 : (e + m - 1) / m;
+	if (e + 2 * m <= 0) {
+		sl_count(st, SL_C_DROP_ACK);
+		return SL_DROP;
+	}
+	kmax = (e + 2 * m - 1) / m;
+	if (kmax > (sl_s32)s->j - 1)
+		kmax = (sl_s32)s->j - 1;
+	if (kmin > kmax) {
+		sl_count(st, SL_C_DROP_ACK);
+		return SL_DROP;
+	}
+	rp->kind = SL_K_RESP;
+	rp->resp_len = 0;	/* only body segments: no header needed */
+	rp->head_len = 0;
+	rp->body = ~0u;
+	rp->seg = s->seg;
+	rp->end_seq = pk->ack + s->j * s->seg;
+	rp->ack = pk->seq;
+	rp->fin = s->mode == SL_MODE_CLOSE;
+	rp->cur = (sl_u32)(kmax + 1) * s->seg;
+	rp->stop = (sl_u32)kmin * s->seg;
+	sl_count(st, SL_C_CONT);
+	return SL_REPLY;
+}
+
+static enum sl_verdict sl_fin(const struct sl_config *cfg,
+			      struct sl_stats *st, const struct sl_pkt *pk,
+			      const struct sl_state *s, struct sl_reply *rp)
+{
+	sl_u32 ack = pk->seq + pk->plen + 1;
+	int fast = cfg->flags & SL_CFG_FAST_CLOSE;
+
+	switch (s->where) {
+	case SL_W_REQ:
+		sl_count(st, SL_C_FIN);
+		if (fast)
+			return sl_rst(st, rp, pk);
+		return sl_ctl(st, rp, pk->ack, ack, SL_TH_FIN | SL_TH_ACK);
+	case SL_W_CLOSE_END:	/* our FIN was lost */
+		sl_count(st, SL_C_FIN);
+		return sl_ctl(st, rp, pk->ack, ack, SL_TH_FIN | SL_TH_ACK);
+	case SL_W_FIN_KA:
+	case SL_W_FIN_CL:
+		sl_count(st, SL_C_FIN);
+		if (fast)
+			return sl_rst(st, rp, pk);
+		return sl_ctl(st, rp, pk->ack, ack, SL_TH_ACK);
+	default:
+		sl_count(st, SL_C_BAD_STATE);
+		return sl_rst(st, rp, pk);
+	}
+}
+
+static sl_u32 sl_syn_mss(const struct sl_pkt *pk)
+{
+	const sl_u8 *o = pk->tcp + 20, *end = pk->tcp + pk->thl;
+
+	while (o < end) {
+		if (o[0] == 0)
+			break;
+		if (o[0] == 1) {
+			o++;
+			continue;
+		}
+		if (end - o < 2 || o[1] < 2 || o[1] > end - o)
+			break;
+		if (o[0] == 2 && o[1] == 4)
+			return sl_rd16(o + 2);
+		o += o[1];
+	}
+	return SL_DEFAULT_MSS;
+}
+
+static enum sl_verdict sl_tcp(const struct sl_config *cfg,
+			      struct sl_stats *st, const struct sl_pkt *pk,
+			      struct sl_reply *rp)
+{
+	struct sl_state s;
+	sl_u8 f = pk->flags;
+
+	if (f & SL_TH_RST) {
+		sl_count(st, SL_C_RST_RCVD);
+		return SL_DROP;
+	}
+	sl_reply_addr(rp, pk);
+	if (f & SL_TH_SYN) {
+		sl_u32 mss, h;
+		int c;
+
+		if (f & (SL_TH_ACK | SL_TH_FIN)) {
+			sl_count(st, SL_C_DROP_BAD_TCP);
+			return SL_DROP;
+		}
+		mss = sl_syn_mss(pk);
+		c = sl_class_for(cfg, mss);
+		h = sl_cookie(cfg->secret, pk->saddr, pk->daddr, pk->sport,
+			      pk->dport);
+		sl_count(st, SL_C_SYN);
+		rp->mss_opt = 1;
+		return sl_ctl(st, rp, sl_base(h, c) + SL_R0 - 1, pk->seq + 1,
+			      SL_TH_SYN | SL_TH_ACK);
+	}
+	if (!(f & SL_TH_ACK)) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	if (sl_decode(cfg, pk, &s)) {
+		sl_count(st, SL_C_BAD_COOKIE);
+		return sl_rst(st, rp, pk);
+	}
+	if ((f & SL_TH_FIN) && !(pk->plen && s.where == SL_W_REQ))
+		return sl_fin(cfg, st, pk, &s, rp);
+	if (pk->plen) {
+		switch (s.where) {
+		case SL_W_FIN_KA:
+		case SL_W_FIN_CL:	/* after our FIN: acknowledge */
+			sl_count(st, SL_C_ACK_END);
+			return sl_ctl(st, rp, pk->ack, pk->seq + pk->plen,
+				      SL_TH_ACK);
+		case SL_W_CLOSE_END:	/* data arrived, our FIN did not */
+			return sl_ctl(st, rp, pk->ack, pk->seq,
+				      SL_TH_FIN | SL_TH_ACK);
+		case SL_W_BAD:
+			sl_count(st, SL_C_BAD_STATE);
+			return sl_rst(st, rp, pk);
+		default:
+			if (!pk->win) {
+				sl_count(st, SL_C_DROP_WINDOW);
+				return SL_DROP;
+			}
+			return sl_request(cfg, st, pk, &s, rp);
+		}
+	}
+	switch (s.where) {
+	case SL_W_REQ:
+		if (s.pos == SL_R0) {	/* the handshake's ACK */
+			sl_count(st, SL_C_DROP_ACK);
+			return SL_DROP;
+		}
+		sl_count(st, SL_C_ACK_END);
+		return sl_ctl(st, rp, pk->ack, pk->seq, SL_TH_ACK);
+	case SL_W_BODY:
+		return sl_continue(st, pk, &s, rp);
+	case SL_W_BAD:
+		sl_count(st, SL_C_BAD_STATE);
+		return sl_rst(st, rp, pk);
+	default:
+		sl_count(st, SL_C_DROP_ACK);
+		return SL_DROP;
+	}
+}
+
+/* ---- frame parsing ------------------------------------------------- */
+
+static enum sl_verdict sl_arp(const struct sl_config *cfg,
+			      struct sl_stats *st, const struct sl_rx *rx,
+			      struct sl_reply *rp)
+{
+	const sl_u8 *a = rx->data + SL_ETH_HLEN;
+
+	if (!(cfg->flags & SL_CFG_ARP) || !cfg->addr)
+		return SL_PASS;
+	if (rx->len < SL_ETH_HLEN + 28)
+		return SL_PASS;
+	if (sl_rd16(a) != 1 || sl_rd16(a + 2) != SL_ETH_P_IP || a[4] != 6 ||
+	    a[5] != 4 || sl_rd16(a + 6) != 1 || sl_rd32(a + 24) != cfg->addr)
+		return SL_PASS;
+	rp->kind = SL_K_ARP;
+	rp->echo = a;
+	rp->echo_len = 28;
+	sl_count(st, SL_C_ARP);
+	return SL_REPLY;
+}
+
+static enum sl_verdict sl_icmp(const struct sl_config *cfg,
+			       struct sl_stats *st, const struct sl_pkt *pk,
+			       sl_u32 len, struct sl_reply *rp)
+{
+	const sl_u8 *icmp = pk->ip + pk->ihl;
+
+	if (!(cfg->flags & SL_CFG_ICMP_ECHO) || !cfg->addr || len < 8 ||
+	    icmp[0] != 8 || icmp[1] != 0 || len > SL_MSS_MAX + 20)
+		return SL_PASS;
+	if (sl_csum_fold(sl_csum_add(0, icmp, len)) != 0xffff) {
+		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	sl_reply_addr(rp, pk);
+	rp->kind = SL_K_ICMP;
+	rp->echo = icmp;
+	rp->echo_len = len;
+	sl_count(st, SL_C_ICMP);
+	return SL_REPLY;
+}
+
+enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
+			 const struct sl_rx *rx, struct sl_reply *rp)
+{
+	struct sl_pkt pk;
+	const sl_u8 *ip;
+	sl_u32 tot, frag, l4len;
+	sl_u8 proto;
+
+	sl_count(st, SL_C_RX);
+	rp->kind = SL_K_NONE;
+	rp->mss_opt = 0;
+	rp->fin = 0;
+	if (!rx->data || rx->len < SL_ETH_HLEN)
+		goto pass;
+	pk.eth = rx->data;
+	switch (sl_rd16(rx->data + 12)) {
+	case SL_ETH_P_IP:
+		break;
+	case SL_ETH_P_ARP: {
+		enum sl_verdict v = sl_arp(cfg, st, rx, rp);
+
+		if (v == SL_PASS)
+			goto pass;
+		return v;
+	}
+	default:
+		goto pass;
+	}
+
+	ip = rx->data + SL_ETH_HLEN;
+	if (rx->len < SL_ETH_HLEN + 20) {
+		sl_count(st, SL_C_DROP_TRUNC);
+		return SL_DROP;
+	}
+	pk.ip = ip;
+	pk.daddr = sl_rd32(ip + 16);
+	pk.saddr = sl_rd32(ip + 12);
+	if (cfg->addr && pk.daddr != cfg->addr)
+		goto pass;
+	proto = ip[9];
+	if (proto != SL_IPPROTO_TCP && proto != SL_IPPROTO_ICMP)
+		goto pass;
+	pk.ihl = (sl_u32)(ip[0] & 0x0f) * 4;
+	tot = sl_rd16(ip + 2);
+	if ((ip[0] >> 4) != 4 || pk.ihl < 20 || tot < pk.ihl) {
+		sl_count(st, SL_C_DROP_BAD_IP);
+		return SL_DROP;
+	}
+	if (tot > rx->len - SL_ETH_HLEN) {
+		sl_count(st, SL_C_DROP_TRUNC);
+		return SL_DROP;
+	}
+	if (!(rx->flags & SL_RX_IP_CSUM_OK) &&
+	    sl_csum_fold(sl_csum_add(0, ip, pk.ihl)) != 0xffff) {
+		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	l4len = tot - pk.ihl;
+	frag = sl_rd16(ip + 6) & 0x3fff;
+	if (proto == SL_IPPROTO_ICMP) {
+		if (frag)
+			goto pass;
+		{
+			enum sl_verdict v = sl_icmp(cfg, st, &pk, l4len, rp);
+
+			if (v == SL_PASS)
+				goto pass;
+			return v;
+		}
+	}
+	/* TCP */
+	pk.tcp = ip + pk.ihl;
+	if (frag & 0x1fff) {	/* not the first fragment: no ports */
+		if (!cfg->addr)
+			goto pass;
+		sl_count(st, SL_C_DROP_FRAG);
+		return SL_DROP;
+	}
+	if (l4len < 4) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	pk.sport = sl_rd16(pk.tcp);
+	pk.dport = sl_rd16(pk.tcp + 2);
+	if (!sl_port_served(cfg, pk.dport))
+		goto pass;
+	if (frag) {
+		sl_count(st, SL_C_DROP_FRAG);
+		return SL_DROP;
+	}
+	if (l4len < 20) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	pk.thl = (sl_u32)(pk.tcp[12] >> 4) * 4;
+	if (pk.thl < 20 || pk.thl > l4len) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	if (!(rx->flags & SL_RX_L4_CSUM_OK) &&
+	    sl_csum_fold(sl_csum_add(sl_pseudo_sum(pk.saddr, pk.daddr,
+						   SL_IPPROTO_TCP, l4len),
+				     pk.tcp, l4len)) != 0xffff) {
+		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	pk.payload = pk.tcp + pk.thl;
+	pk.plen = l4len - pk.thl;
+	pk.seq = sl_rd32(pk.tcp + 4);
+	pk.ack = sl_rd32(pk.tcp + 8);
+	pk.flags = pk.tcp[13];
+	pk.win = sl_rd16(pk.tcp + 14);
+	return sl_tcp(cfg, st, &pk, rp);
+pass:
+	sl_count(st, SL_C_PASS);
+	return SL_PASS;
+}
+
+/* ---- frame building ------------------------------------------------- */
+
+static sl_u32 sl_eth_ip(const struct sl_config *cfg, const struct sl_reply *rp,
+			sl_u8 *b, sl_u8 proto, sl_u32 l4len)
+{
+	sl_u8 *ip = b + SL_ETH_HLEN;
+	sl_u32 tot = 20 + l4len;
+
+	sl_copy(b, rp->eth_dst, 6);
+	sl_copy(b + 6, rp->eth_src, 6);
+	sl_wr16(b + 12, SL_ETH_P_IP);
+	ip[0] = 0x45;
+	ip[1] = 0;
+	sl_wr16(ip + 2, (sl_u16)tot);
+	sl_wr16(ip + 4, 0);
+	sl_wr16(ip + 6, 0x4000);	/* DF */
+	ip[8] = cfg->ttl;
+	ip[9] = proto;
+	sl_wr16(ip + 10, 0);
+	sl_wr32(ip + 12, rp->saddr);
+	sl_wr32(ip + 16, rp->daddr);
+	sl_wr16(ip + 10, (sl_u16)~sl_csum_fold(sl_csum_add(0, ip, 20)));
+	return SL_ETH_HLEN + tot;
+}
+
+/* TCP header + payload already in place; fill in the header and checksum. */
+static sl_u32 sl_tcp_frame(const struct sl_config *cfg,
+			   const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
+			   sl_u32 ack, sl_u8 flags, sl_u32 optlen,
+			   sl_u32 plen, sl_u32 txflags, struct sl_txinfo *ti)
+{
+	sl_u8 *th = b + SL_ETH_HLEN + 20;
+	sl_u32 thl = 20 + optlen, sum;
+
+	sl_wr16(th, rp->sport);
+	sl_wr16(th + 2, rp->dport);
+	sl_wr32(th + 4, seq);
+	sl_wr32(th + 8, ack);
+	th[12] = (sl_u8)((thl / 4) << 4);
+	th[13] = flags;
+	sl_wr16(th + 14, cfg->window);
+	sl_wr16(th + 16, 0);
+	sl_wr16(th + 18, 0);
+	if (optlen) {
+		th[20] = 2;
+		th[21] = 4;
+		sl_wr16(th + 22, cfg->mss);
+	}
+	sum = sl_pseudo_sum(rp->saddr, rp->daddr, SL_IPPROTO_TCP, thl + plen);
+	ti->csum_start = SL_ETH_HLEN + 20;
+	ti->csum_offset = 16;
+	if (txflags & SL_TX_CSUM_OFFLOAD) {
+		sl_wr16(th + 16, sl_csum_fold(sum));
+		ti->csum_partial = 1;
+	} else {
+		sum = sl_csum_add(sum, th, thl + plen);
+		sl_wr16(th + 16, (sl_u16)~sl_csum_fold(sum));
+		ti->csum_partial = 0;
+	}
+	return sl_eth_ip(cfg, rp, b, SL_IPPROTO_TCP, thl + plen);
+}
+
+static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
+			   struct sl_reply *rp, sl_u8 *b, sl_u32 cap,
+			   sl_u32 txflags, struct sl_txinfo *ti)
+{
+	sl_u32 end, len, d, i;
+	sl_u8 *pl = b + SL_HDRS_LEN;
+	sl_u8 flags = SL_TH_ACK;
+
+	if (rp->cur == 0 || rp->cur <= rp->stop)
+		return 0;
+	end = sl_next_end(rp, rp->cur);
+	if (end < rp->stop)
+		return 0;
+	len = rp->cur - end;
+	if (cap < SL_HDRS_LEN + len)
+		return 0;
+	for (i = 0, d = rp->cur; i < len; i++, d--) {
+		if (d > rp->body)	/* header bytes: offset from start */
+			pl[i] = rp->hdr[rp->resp_len - d];
+		else
+			pl[i] = sl_body_byte(d);
+	}
+	if (end == 0) {
+		flags |= SL_TH_PSH;
+		if (rp->fin)
+			flags |= SL_TH_FIN;
+	}
+	st->c[SL_C_TX_BYTES] += len;
+	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur, rp->ack, flags,
+			   0, len, txflags, ti);
+	rp->cur = end;
+	return len;
+}
+
+sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
+	       struct sl_reply *rp, sl_u8 *buf, sl_u32 cap, sl_u32 txflags,
+	       struct sl_txinfo *ti)
+{
+	sl_u32 len = 0, i;
+	sl_u8 *p;
+
+	switch (rp->kind) {
+	case SL_K_CTL:
+		if (cap < SL_HDRS_LEN + 4)
+			break;
+		len = sl_tcp_frame(cfg, rp, buf, rp->seq, rp->ack,
+				   rp->tcp_flags, rp->mss_opt ? 4 : 0, 0,
+				   txflags, ti);
+		rp->kind = SL_K_NONE;
+		break;
+	case SL_K_RESP:
+		len = sl_emit_resp(cfg, st, rp, buf, cap, txflags, ti);
+		if (!len)
+			rp->kind = SL_K_NONE;
+		break;
+	case SL_K_ARP:
+		if (cap < 60)
+			break;
+		p = buf + SL_ETH_HLEN;
+		sl_copy(buf, rp->echo + 8, 6);		/* to the asker */
+		sl_copy(buf + 6, cfg->mac, 6);
+		sl_wr16(buf + 12, SL_ETH_P_ARP);
+		sl_copy(p, rp->echo, 6);		/* htype..plen */
+		sl_wr16(p + 6, 2);
+		sl_copy(p + 8, cfg->mac, 6);
+		sl_wr32(p + 14, cfg->addr);
+		sl_copy(p + 18, rp->echo + 8, 10);	/* sha, spa */
+		for (i = SL_ETH_HLEN + 28; i < 60; i++)
+			buf[i] = 0;
+		len = 60;
+		rp->kind = SL_K_NONE;
+		ti->csum_partial = 0;
+		break;
+	case SL_K_ICMP:
+		if (cap < SL_ETH_HLEN + 20 + rp->echo_len)
+			break;
+		p = buf + SL_ETH_HLEN + 20;
+		sl_copy(p, rp->echo, rp->echo_len);
+		p[0] = 0;
+		sl_wr16(p + 2, 0);
+		sl_wr16(p + 2, (sl_u16)~sl_csum_fold(sl_csum_add(0, p,
+							  rp->echo_len)));
+		len = sl_eth_ip(cfg, rp, buf, SL_IPPROTO_ICMP, rp->echo_len);
+		rp->kind = SL_K_NONE;
+		ti->csum_partial = 0;
+		break;
+	default:
+		break;
+	}
+	if (len)
+		sl_count(st, SL_C_TX_FRAMES);
+	else
+		rp->kind = SL_K_NONE;
+	return len;
+}

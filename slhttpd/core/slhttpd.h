@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * SLHTTPD protocol core: a stateless HTTP/1.x server over TCP/IPv4.
+ *
+ * Freestanding C: no libc and no kernel headers. The same files build into
+ * the ndiv kernel module (slhttpd/kernel), the userspace frontend
+ * (slhttpd/host), the unit tests and the fuzzer. See slhttpd/PROTOCOL.md for
+ * the sequence-number state machine.
+ *
+ * Use:
+ *   struct sl_config cfg;     sl_config_init(&cfg); then fill addr, ports...
+ *   struct sl_stats st = {0};
+ *   struct sl_reply rp;
+ *   switch (sl_input(&cfg, &st, &rx, &rp)) {
+ *   case SL_PASS:  hand the frame to the stack
+ *   case SL_DROP:  free it
+ *   case SL_REPLY: while ((len = sl_emit(&cfg, &rp, buf, cap, 0, &ti)))
+ *                          transmit(buf, len);
+ *   }
+ * sl_input() never writes to the received frame; sl_emit() writes only
+ * into buf[0..cap). Neither keeps any state between frames.
+ */
+#ifndef SLHTTPD_CORE_H
+#define SLHTTPD_CORE_H
+
+typedef __UINT8_TYPE__ sl_u8;
+typedef __UINT16_TYPE__ sl_u16;
+typedef __UINT32_TYPE__ sl_u32;
+typedef __UINT64_TYPE__ sl_u64;
+typedef __INT32_TYPE__ sl_s32;
+
+/* Low bits of the server sequence number that carry the protocol state. */
+#define SL_STATE_BITS		8
+#define SL_STATES		(1u << SL_STATE_BITS)
+/* Full body segments a response may have after its head part, per mode. */
+#define SL_MAX_SEGS		112
+/* Head part (headers + partial body) split points: states reserved. */
+#define SL_HEAD_SPLITS		10
+/* Segment size classes, coded in the top bits of the ISN. */
+#define SL_CLASSES		8
+/* Bytes a connection may carry before the server forces close mode. */
+#define SL_CONN_SPAN		(1u << 22)
+/* Largest body any configuration may serve (the limit for MSS 1460). */
+#define SL_BODY_LIMIT		(128u * 1024u)
+/* Frame size limits: Ethernet + IPv4 + TCP headers and payload. */
+#define SL_HDRS_LEN		(14 + 20 + 20)
+#define SL_MSS_MIN		64
+#define SL_MSS_MAX		1460
+#define SL_FRAME_MAX		(SL_HDRS_LEN + SL_MSS_MAX)
+/* Longest response header block (status line to the blank line). */
+#define SL_RESP_HDR_MAX		512
+
+enum sl_verdict {
+	SL_PASS = 0,		/* not for us: give it to the stack */
+	SL_DROP = 1,		/* for us, nothing to send: free it */
+	SL_REPLY = 2,		/* call sl_emit() until it returns 0 */
+};
+
+/* What the NIC already verified, in sl_rx.flags. */
+#define SL_RX_IP_CSUM_OK	(1u << 0)
+#define SL_RX_L4_CSUM_OK	(1u << 1)
+
+/* sl_emit() txflags: leave the TCP checksum to the NIC (see sl_txinfo). */
+#define SL_TX_CSUM_OFFLOAD	(1u << 0)
+
+/* sl_config.flags */
+#define SL_CFG_ARP		(1u << 0)	/* answer ARP for addr */
+#define SL_CFG_FAST_CLOSE	(1u << 1)	/* RST instead of the last ACK */
+#define SL_CFG_ICMP_ECHO	(1u << 2)	/* answer ping for addr */
+
+struct sl_config {
+	sl_u32 addr;		/* served IPv4 address, host order; 0: any */
+	sl_u8 mac[6];		/* our MAC: source of ARP replies */
+	sl_u16 mss;		/* our MSS (TCP payload per frame) */
+	sl_u16 window;		/* receive window we advertise */
+	sl_u8 ttl;
+	sl_u8 flags;		/* SL_CFG_* */
+	sl_u32 max_body;	/* largest object served, <= SL_BODY_LIMIT */
+	sl_u32 default_body;	/* body size for "/" */
+	sl_u8 secret[16];	/* SYN cookie key: random at start */
+	sl_u8 ports[8192];	/* bitmap of served TCP ports */
+	/* Derived by sl_config_finish(), per segment size class: */
+	sl_u16 cls_mss[SL_CLASSES];	/* MSS the class stands for */
+	sl_u16 cls_seg[SL_CLASSES];	/* segment payload size (odd) */
+	sl_u8 cls_inv[SL_CLASSES];	/* its inverse mod SL_STATES */
+	sl_u8 cls_tclose[SL_CLASSES];	/* first close-mode state */
+	sl_u8 cls_tfin_ka[SL_CLASSES];	/* after our FIN, keep-alive */
+	sl_u8 cls_tfin_cl[SL_CLASSES];	/* after our FIN, close mode */
+};
+
+/* Counters; names in sl_counter_name(). */
+enum sl_counter {
+	SL_C_RX,		/* frames looked at */
+	SL_C_PASS,		/* handed to the stack */
+	SL_C_SYN,		/* SYN answered with a SYN-ACK */
+	SL_C_REQ_KEEPALIVE,	/* requests answered, keep-alive mode */
+	SL_C_REQ_CLOSE,		/* requests answered, close mode */
+	SL_C_REQ_RETRANS,	/* retransmitted requests answered mid-response */
+	SL_C_HEAD,		/* HEAD requests */
+	SL_C_ERR_400,
+	SL_C_ERR_404,
+	SL_C_ERR_405,
+	SL_C_ERR_413,
+	SL_C_SPLIT,		/* request without its end: answered in close mode */
+	SL_C_PIPELINED,		/* more than one request in a segment */
+	SL_C_CONT,		/* ACKs that released more segments */
+	SL_C_ACK_END,		/* final ACKs answered with an ACK */
+	SL_C_FIN,		/* client FINs answered */
+	SL_C_RST_SENT,		/* RSTs sent */
+	SL_C_RST_RCVD,		/* RSTs received (never answered) */
+	SL_C_ARP,		/* ARP requests answered */
+	SL_C_ICMP,		/* echo requests answered */
+	SL_C_TX_FRAMES,		/* frames emitted */
+	SL_C_TX_BYTES,		/* TCP payload bytes emitted */
+	SL_C_DROP_TRUNC,	/* shorter than its headers say */
+	SL_C_DROP_BAD_IP,	/* bad version, IHL, length */
+	SL_C_DROP_BAD_TCP,	/* bad data offset, options, flags */
+	SL_C_DROP_CSUM,		/* IP or TCP checksum wrong */
+	SL_C_DROP_FRAG,		/* IP fragments */
+	SL_C_BAD_COOKIE,	/* ACK without a valid handshake cookie: RST */
+	SL_C_BAD_STATE,		/* sequence state not one we produce: RST */
+	SL_C_DROP_WINDOW,	/* window too small to send anything */
+	SL_C_DROP_ACK,		/* plain ACKs needing nothing */
+	SL_C_MAX
+};
+
+struct sl_stats {
+	sl_u64 c[SL_C_MAX];
+};
+
+struct sl_rx {
+	const sl_u8 *data;	/* Ethernet frame, no FCS */
+	sl_u32 len;
+	sl_u32 flags;		/* SL_RX_* */
+};
+
+/* Per emitted frame: what a driver needs for checksum offload. */
+struct sl_txinfo {
+	sl_u16 csum_start;	/* offset of the TCP header in the frame */
+	sl_u16 csum_offset;	/* offset of its checksum field from there */
+	sl_u8 csum_partial;	/* 1: field holds the pseudo-header sum only */
+};
+
+/*
+ * A reply plan, filled by sl_input(): the addresses, sequence numbers and
+ * segment range to emit. Small, on the caller's stack; opaque to callers.
+ */
+struct sl_reply {
+	sl_u8 eth_dst[6], eth_src[6];
+	sl_u32 saddr, daddr;	/* reply direction, host order */
+	sl_u16 sport, dport;
+	sl_u8 kind;		/* what to emit (internal) */
+	sl_u8 tcp_flags;	/* control segment flags */
+	sl_u8 fin;		/* FIN after the response's last byte */
+	sl_u8 mss_opt;		/* SYN-ACK: send our MSS option */
+	sl_u32 seq, ack;	/* control segment; ack of response frames */
+	sl_u32 end_seq;		/* sequence number after the response */
+	sl_u32 resp_len;	/* header + body bytes (0: not known) */
+	sl_u32 head_len;	/* head part: headers + first partial body */
+	sl_u32 body;		/* body bytes sent (0 for HEAD) */
+	sl_u32 cur;		/* distance to end_seq of the next byte */
+	sl_u32 stop;		/* emit segments while cur > stop */
+	sl_u16 seg;		/* full segment payload */
+	sl_u16 hdr_len;
+	sl_u8 hdr[SL_RESP_HDR_MAX];
+	const sl_u8 *echo;	/* ARP/ICMP: the request (points into rx) */
+	sl_u32 echo_len;
+};
+
+void sl_config_init(struct sl_config *cfg);
+/* Check the configuration and derive its tables; 0, or -1 if invalid. */
+int sl_config_finish(struct sl_config *cfg);
+/* Parse "80,8000-8999" into cfg->ports; 0 on success, -1 on bad syntax. */
+int sl_ports_parse(struct sl_config *cfg, const char *spec, sl_u32 len);
+int sl_port_served(const struct sl_config *cfg, sl_u16 port);
+
+enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
+			 const struct sl_rx *rx, struct sl_reply *rp);
+sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
+	       struct sl_reply *rp, sl_u8 *buf, sl_u32 cap, sl_u32 txflags,
+	       struct sl_txinfo *ti);
+
+const char *sl_counter_name(enum sl_counter c);
+
+#endif /* SLHTTPD_CORE_H */
