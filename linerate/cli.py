@@ -15,6 +15,7 @@ from linerate.errors import LinerateError
 #: Modules that provide sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = [
     "linerate.serve",
+    "linerate.vboard.command",
 ]
 
 

@@ -1,0 +1,59 @@
+"""Build (or find in the cache) everything the virtual board boots."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from linerate.vboard import flash
+from linerate.vboard.initramfs import build_initramfs
+from linerate.vboard.kernel import KernelImage, find_kernel
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class BoardImages:
+    kernel: KernelImage
+    initramfs: Path
+    uimage: Path
+    env_image: Path
+    env_text: str
+    pflash: Path
+    #: Seconds each step took and whether it came from the cache.
+    timings: dict[str, tuple[float, bool]] = field(default_factory=dict)
+
+
+def build_images(
+    kernel: KernelImage | None = None,
+    progress: Progress = _quiet,
+    env_overrides: dict[str, str] | None = None,
+    prefer_debian: bool = False,
+) -> BoardImages:
+    timings: dict[str, tuple[float, bool]] = {}
+
+    def step(name: str, fn: Callable[[], tuple[Path, bool]]) -> Path:
+        t0 = time.monotonic()
+        path, cached = fn()
+        dt = time.monotonic() - t0
+        timings[name] = (dt, cached)
+        how = "cached" if cached else f"built in {dt:.1f} s"
+        progress(f"{name}: {how}: {path}")
+        return path
+
+    if kernel is None:
+        progress("kernel: looking for the project's virt kernel")
+        kernel = find_kernel(prefer_debian=prefer_debian)
+    progress(f"kernel: {kernel.description} ({kernel.zimage})")
+    initramfs = step("initramfs", lambda: build_initramfs(kernel))
+    uimage = step("uImage", lambda: flash.build_uimage(kernel.zimage, initramfs))
+    text = flash.env_text(overrides=env_overrides)
+    env_image = step("U-Boot environment", lambda: flash.build_env_image(text))
+    pflash = step("pflash", lambda: flash.build_pflash(env_image, uimage, uimage))
+    return BoardImages(kernel, initramfs, uimage, env_image, text, pflash, timings)

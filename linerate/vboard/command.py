@@ -1,0 +1,111 @@
+"""``linerate vboard``: build what is missing and run the virtual board."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from linerate.errors import LinerateError
+from linerate.vboard.build import build_images
+from linerate.vboard.launcher import VirtualBoard
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "vboard",
+        help="run the virtual board (QEMU virt + U-Boot + NOR flash + e1000)",
+        description=(
+            "Build what is missing (initramfs, uImage, U-Boot environment, pflash image; "
+            "the kernel comes from `linerate kernel --target virt`, else a Debian stand-in) "
+            "and boot the virtual board through U-Boot. Ctrl-C stops it."
+        ),
+    )
+    p.add_argument(
+        "--console",
+        action="store_true",
+        help="attach this terminal to the board's console (Ctrl-] to quit)",
+    )
+    p.add_argument(
+        "--http-port",
+        type=int,
+        default=8080,
+        help="host port on 127.0.0.1 forwarded to the guest's port 80 (default 8080)",
+    )
+    p.add_argument(
+        "--direct",
+        action="store_true",
+        help="boot the kernel directly (-kernel), without U-Boot and flash",
+    )
+    p.add_argument(
+        "--debian-kernel",
+        action="store_true",
+        help="use the Debian armmp stand-in kernel even if the project's exists",
+    )
+    p.add_argument("--build-only", action="store_true", help="build the images and stop")
+    p.set_defaults(func=run)
+
+
+def _say(msg: str) -> None:
+    print(f"vboard: {msg}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    images = build_images(progress=_say, prefer_debian=args.debian_kernel)
+    _say(f"images ready in {time.monotonic() - t0:.1f} s")
+    if args.build_only:
+        return 0
+    board = VirtualBoard(images, http_port=args.http_port, direct_kernel=args.direct)
+    try:
+        board.start(paused=True)
+        _describe(board)
+        if args.console:
+            from linerate.vboard.terminal import attach
+
+            _say("attaching the console (Ctrl-] quits and stops the board)")
+            board.resume()
+            attach(board.pty or "", lambda: board.running)
+        else:
+            board.resume()
+            _say("running: Ctrl-C stops it")
+            while board.running:
+                time.sleep(0.5)
+            if board.proc is not None and board.proc.returncode not in (0, None):
+                raise LinerateError(
+                    f"QEMU exited with status {board.proc.returncode}: see {board.log}"
+                )
+    except KeyboardInterrupt:
+        print()
+        _say("stopping")
+    finally:
+        board.cleanup()
+    _say("stopped")
+    return 0
+
+
+def _describe(board: VirtualBoard) -> None:
+    kernel = board.images.kernel
+    boot = "kernel directly" if board.direct_kernel else "U-Boot from pflash slot A"
+    lines = [
+        f"QEMU pid {board.proc.pid if board.proc else '?'}, booting {boot}",
+        f"kernel:   {kernel.description}",
+        f"console:  {board.pty} (link {board.console_link}), 115200 8N1",
+        f"          attach: picocom -b 115200 {board.pty}   (or: linerate vboard --console)",
+        "          U-Boot waits 2 s for a key; the shell prompt is 'linerate-vboard# '",
+    ]
+    for guest, host in board.forwards.items():
+        lines.append(f"http:     127.0.0.1:{host} -> guest 10.0.2.15:{guest}")
+    if board.frames is not None:
+        lines.append(
+            f"frames:   raw Ethernet frames as UDP datagrams: send to "
+            f"{board.frames.into_guest[0]}:{board.frames.into_guest[1]} (into eth1), "
+            f"guest frames arrive at {board.frames.from_guest[1]}"
+        )
+    lines.append(
+        f"try:      curl http://127.0.0.1:{board.http_port}/1k"
+        + ("" if kernel.has_ndiv else "   (needs the ndiv kernel with SLHTTPD)")
+    )
+    lines.append(f"logs:     {board.log}")
+    for line in lines:
+        _say(line)

@@ -1,0 +1,102 @@
+"""Debian armhf packages the virtual board borrows (downloaded, never installed).
+
+busybox-static gives the initramfs its user space; a Debian armmp kernel is the
+stand-in until the project's own kernel (``linerate kernel --target virt``) is
+built. ``apt-get download`` fetches the package into the cache and
+``dpkg-deb -x`` extracts it there.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from linerate.errors import LinerateError
+from linerate.vboard.cache import vboard_dir
+
+ARCH = "armhf"
+
+
+def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except FileNotFoundError as exc:
+        raise LinerateError(f"{what}: {cmd[0]} not found: run on Debian with apt") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise LinerateError(f"{what}: {' '.join(cmd)} took over 10 minutes") from exc
+    if proc.returncode != 0:
+        raise LinerateError(f"{what}: {' '.join(cmd)} failed: {proc.stderr.strip()[-800:]}")
+    return proc.stdout
+
+
+def _check_arch() -> None:
+    archs = _run(["dpkg", "--print-foreign-architectures"], "checking dpkg architectures")
+    if ARCH not in archs.split():
+        raise LinerateError(
+            f"dpkg does not know the {ARCH} architecture, so its packages cannot be "
+            "downloaded: run scripts/apt-armhf.sh as root (adds it and runs apt-get update)"
+        )
+
+
+def candidate_version(package: str) -> str:
+    out = _run(["apt-cache", "policy", f"{package}:{ARCH}"], f"looking up {package}")
+    m = re.search(r"Candidate:\s*(\S+)", out)
+    if not m or m.group(1) == "(none)":
+        raise LinerateError(
+            f"no {package}:{ARCH} in the apt sources: run scripts/apt-armhf.sh (apt-get update)"
+        )
+    return m.group(1)
+
+
+def extract(package: str) -> Path:
+    """Download ``package:armhf`` (its candidate version) and extract it; return the tree."""
+    _check_arch()
+    version = candidate_version(package)
+    safe = re.sub(r"[^A-Za-z0-9.+~-]", "_", f"{package}_{version}")
+    tree = vboard_dir("debs") / safe
+    if (tree / ".done").exists():
+        return tree
+    work = vboard_dir("debs") / f".{safe}.download"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    work.chmod(0o777)  # apt's _apt sandbox user writes here
+    try:
+        _run(
+            ["apt-get", "download", "-q", f"{package}:{ARCH}={version}"],
+            "apt-get download",
+            cwd=work,
+        )
+        debs = list(work.glob("*.deb"))
+        if len(debs) != 1:
+            raise LinerateError(f"apt-get download {package} left {len(debs)} .deb files")
+        shutil.rmtree(tree, ignore_errors=True)
+        _run(["dpkg-deb", "-x", str(debs[0]), str(tree)], f"extracting {debs[0].name}")
+        (tree / ".done").write_text(version + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tree
+
+
+def busybox() -> Path:
+    """The static armhf busybox binary."""
+    path = extract("busybox-static") / "bin" / "busybox"
+    if not path.is_file():
+        raise LinerateError(f"busybox-static:{ARCH} has no bin/busybox (looked at {path})")
+    return path
+
+
+def newest_armmp_kernel_package() -> str:
+    out = _run(
+        ["apt-cache", "search", "--names-only", r"^linux-image-[0-9.]+-[0-9]+-armmp$"],
+        "looking for a Debian armmp kernel",
+    )
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    if not names:
+        raise LinerateError("no linux-image-*-armmp package: run scripts/apt-armhf.sh")
+
+    def abi(name: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", name))
+
+    return max(names, key=abi)

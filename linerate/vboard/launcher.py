@@ -1,0 +1,311 @@
+"""Start and stop the virtual board: QEMU virt + Debian's U-Boot + pflash + e1000 NICs.
+
+``VirtualBoard`` is a context manager: it starts QEMU paused (so nothing the
+board prints is lost before a console is attached), gives the console pty, the
+forwarded TCP ports and the raw-frame link, resumes, and always stops QEMU on
+exit (QMP ``quit``, then SIGTERM, then SIGKILL; and QEMU dies with its parent
+through ``PR_SET_PDEATHSIG``: no orphan QEMU even if Python is killed).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from linerate import ROOT
+from linerate.errors import LinerateError
+from linerate.vboard.build import BoardImages
+from linerate.vboard.qmp import QMP, QMPError
+
+UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm/u-boot.bin")
+QEMU = "qemu-system-arm"
+#: QEMU's NIC MACs: deliberately not the ones in U-Boot's environment.
+NIC0_MAC = "52:54:00:12:34:56"
+NIC1_MAC = "52:54:00:12:34:57"
+GUEST_ADDR = "10.0.2.15"
+FRAMES_GUEST_ADDR = "10.0.3.15"
+_PTY_RE = re.compile(r"char device redirected to (/dev/pts/\d+) \(label con0\)")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: QEMU gets SIGKILL when we die.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@dataclass(frozen=True)
+class FrameLink:
+    """The second NIC's wire: QEMU's ``-netdev dgram`` carries each Ethernet frame as
+    one UDP datagram on loopback. Send a frame to ``into_guest``; frames the guest sends
+    arrive at ``from_guest``."""
+
+    into_guest: tuple[str, int]
+    from_guest: tuple[str, int]
+
+    def open_socket(self) -> socket.socket:
+        """A UDP socket bound where the guest's frames arrive, to send and receive frames."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(self.from_guest)
+        return s
+
+
+def qemu_version(qemu: str = QEMU) -> tuple[int, int]:
+    try:
+        out = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=10)
+    except FileNotFoundError as exc:
+        raise LinerateError(
+            f"{qemu} not found: run scripts/apt-backports.sh qemu-system-arm as root "
+            "(QEMU 10 from bookworm-backports)"
+        ) from exc
+    m = re.search(r"version (\d+)\.(\d+)", out.stdout)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+class VirtualBoard:
+    """One running virtual board."""
+
+    def __init__(
+        self,
+        images: BoardImages,
+        run_dir: Path | None = None,
+        http_port: int | None = None,
+        guest_ports: tuple[int, ...] = (80,),
+        direct_kernel: bool = False,
+        frame_link: bool = True,
+        memory_mb: int = 512,
+        qemu: str = QEMU,
+    ) -> None:
+        self.images = images
+        self.direct_kernel = direct_kernel
+        self.memory_mb = memory_mb
+        self.qemu = qemu
+        self._own_run_dir = run_dir is None
+        if run_dir is None:
+            base = ROOT / "build" / "vboard"
+            base.mkdir(parents=True, exist_ok=True)
+            run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+        self.run_dir = run_dir
+        #: guest TCP port -> host port on 127.0.0.1
+        self.forwards: dict[int, int] = {}
+        for i, gport in enumerate(guest_ports):
+            self.forwards[gport] = http_port if (i == 0 and http_port) else free_port()
+        self.frames: FrameLink | None = None
+        if frame_link:
+            self.frames = FrameLink(
+                ("127.0.0.1", free_port(socket.SOCK_DGRAM)),
+                ("127.0.0.1", free_port(socket.SOCK_DGRAM)),
+            )
+        self.pty: str | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._qmp: QMP | None = None
+        self.started_at = 0.0
+
+    # -- paths -----------------------------------------------------------------------
+
+    @property
+    def console_link(self) -> Path:
+        """A stable symlink to the console pty (QEMU 10 creates it)."""
+        return self.run_dir / "console"
+
+    @property
+    def pflash(self) -> Path:
+        return self.run_dir / "pflash1.img"
+
+    @property
+    def log(self) -> Path:
+        return self.run_dir / "qemu.log"
+
+    @property
+    def http_port(self) -> int:
+        return self.forwards[next(iter(self.forwards))]
+
+    # -- command line ----------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        hostfwd = ",".join(
+            f"hostfwd=tcp:127.0.0.1:{host}-:{guest}" for guest, host in self.forwards.items()
+        )
+        args = [
+            self.qemu,
+            "-M",
+            "virt,highmem=off",
+            "-cpu",
+            "cortex-a15",
+            "-m",
+            str(self.memory_mb),
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-nic",
+            "none",
+            "-chardev",
+            f"pty,id=con0,path={self.console_link}",
+            "-serial",
+            "chardev:con0",
+            "-qmp",
+            f"unix:{self.run_dir / 'qmp.sock'},server=on,wait=off",
+            "-drive",
+            f"if=pflash,unit=1,format=raw,file={self.pflash}",
+            "-netdev",
+            f"user,id=n0,net=10.0.2.0/24,{hostfwd}",
+            "-device",
+            f"e1000,netdev=n0,romfile=,mac={NIC0_MAC}",
+            "-S",
+        ]
+        if self.frames is not None:
+            (lh, lp), (rh, rp) = self.frames.into_guest, self.frames.from_guest
+            args += [
+                "-netdev",
+                f"dgram,id=n1,local.type=inet,local.host={lh},local.port={lp},"
+                f"remote.type=inet,remote.host={rh},remote.port={rp}",
+                "-device",
+                f"e1000,netdev=n1,romfile=,mac={NIC1_MAC}",
+            ]
+        if self.direct_kernel:
+            env = _env_dict(self.images.env_text)
+            args += [
+                "-kernel",
+                str(self.images.kernel.zimage),
+                "-initrd",
+                str(self.images.initramfs),
+                "-append",
+                f"console=ttyAMA0,115200 ethaddr={env.get('ethaddr', '')} "
+                f"eth1addr={env.get('eth1addr', '')}",
+            ]
+        else:
+            args += ["-bios", str(UBOOT_BIN)]
+        return args
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def start(self, paused: bool = True, timeout: float = 20.0) -> VirtualBoard:
+        """Start QEMU (paused until :meth:`resume` unless ``paused`` is False)."""
+        if qemu_version(self.qemu) < (8, 0):
+            raise LinerateError(
+                f"{self.qemu} is older than 8.0: its CFI flash emulation corrupts buffered "
+                "writes and saveenv; run scripts/apt-backports.sh qemu-system-arm as root"
+            )
+        if not self.direct_kernel and not UBOOT_BIN.is_file():
+            raise LinerateError(f"{UBOOT_BIN} missing: apt-get install u-boot-qemu")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.images.pflash, self.pflash)
+        self.console_link.unlink(missing_ok=True)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        while self.pty is None:
+            text = self.log.read_text(errors="replace")
+            m = _PTY_RE.search(text)
+            if m:
+                self.pty = m.group(1)
+                break
+            if self.proc.poll() is not None:
+                raise LinerateError(
+                    f"QEMU exited with status {self.proc.returncode}: {text.strip()[-1500:]}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LinerateError(f"QEMU gave no console pty in {timeout:.0f} s: {text[-1500:]}")
+            time.sleep(0.02)
+        self._qmp = QMP(self.run_dir / "qmp.sock")
+        try:
+            self._qmp.connect()
+        except QMPError:
+            self.stop()
+            raise
+        if not paused:
+            self.resume()
+        return self
+
+    def resume(self) -> None:
+        self._execute("cont")
+        self.started_at = time.monotonic()
+
+    def reset(self) -> None:
+        """Press the reset button (the board restarts in U-Boot)."""
+        self._execute("system_reset")
+
+    def _execute(self, command: str) -> None:
+        if self._qmp is None:
+            raise LinerateError("the virtual board is not running")
+        self._qmp.execute(command)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop QEMU: QMP quit, then SIGTERM, then SIGKILL. Safe to call twice."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            if self._qmp is not None:
+                try:
+                    self._qmp.execute("quit")
+                except (QMPError, OSError):
+                    pass
+            try:
+                proc.wait(timeout=timeout / 2)
+            except subprocess.TimeoutExpired:
+                for sig in (signal.SIGTERM, signal.SIGKILL):
+                    try:
+                        os.killpg(proc.pid, sig)
+                    except ProcessLookupError:
+                        break
+                    try:
+                        proc.wait(timeout=timeout / 4)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+        if self._qmp is not None:
+            self._qmp.close()
+            self._qmp = None
+
+    def cleanup(self) -> None:
+        """Stop and remove the run directory if we made it."""
+        self.stop()
+        if self._own_run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> VirtualBoard:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+def _env_dict(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition("=")
+        out[name] = value
+    return out
