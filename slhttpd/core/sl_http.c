@@ -115,6 +115,7 @@ static void sl_connection_header(const sl_u8 *v, sl_u32 n,
 				 struct sl_request *req)
 {
 	sl_u32 i = 0, s;
+	int close = 0;
 
 	while (i < n) {
 		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -122,11 +123,13 @@ static void sl_connection_header(const sl_u8 *v, sl_u32 n,
 		s = i;
 		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
 			i++;
-		if (i - s == 5 && sl_prefix(v + s, 5, "close"))
+		if (i - s == 5 && sl_prefix(v + s, 5, "close")) {
 			req->mode = SL_MODE_CLOSE;
-		else if (i - s == 10 && sl_prefix(v + s, 10, "keep-alive") &&
-			 req->mode != SL_MODE_CLOSE)
+			close = 1;
+		} else if (i - s == 10 && sl_prefix(v + s, 10, "keep-alive") &&
+			   !close) {
 			req->mode = SL_MODE_KEEPALIVE;
+		}
 	}
 }
 

@@ -51,6 +51,14 @@ static void sl_count(struct sl_stats *st, enum sl_counter c)
 	st->c[c]++;
 }
 
+/* The client's window as we use it: at most SL_BURST_MAX segments. */
+static sl_u32 sl_window(const struct sl_pkt *pk, sl_u16 seg)
+{
+	sl_u32 cap = (sl_u32)SL_BURST_MAX * seg;
+
+	return pk->win < cap ? pk->win : cap;
+}
+
 static sl_u32 sl_base(sl_u32 h, int cls)
 {
 	return (h & ~SL_STATE_MASK) ^ ((sl_u32)cls << 29);
@@ -319,10 +327,6 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	}
 	if (s->pos > SL_CONN_SPAN - 2 * SL_BODY_LIMIT)
 		mode = SL_MODE_CLOSE;
-	/* mid-response states carry the mode; split points do not */
-	if (s->where == SL_W_BODY)
-		mode = s->mode;
-
 	if (sl_layout(rp, req.status, req.body, req.head, mode, s->seg,
 		      s->tclose)) {
 		/* too large for the state space at this client's MSS */
@@ -337,16 +341,11 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	if (s->where == SL_W_REQ) {
 		p0 = pk->ack;
 		cur = rp->resp_len;
-	} else if (s->where == SL_W_SPLIT) {
+	} else {	/* SL_W_SPLIT: a head piece was lost */
 		if (s->j * s->seg >= rp->head_len)
 			return sl_rst(st, rp, pk);
 		p0 = pk->ack - s->j * s->seg;
 		cur = rp->resp_len - s->j * s->seg;
-	} else {	/* SL_W_BODY */
-		if (s->j * s->seg > rp->resp_len - rp->head_len)
-			return sl_rst(st, rp, pk);
-		cur = s->j * s->seg;
-		p0 = pk->ack + cur - rp->resp_len;
 	}
 	rp->end_seq = p0 + rp->resp_len;
 	rp->ack = pk->seq;	/* the request stays unacknowledged */
@@ -375,7 +374,8 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	} else {
 		sl_count(st, SL_C_REQ_RETRANS);
 	}
-	return sl_send_from(st, rp, cur, (sl_s32)cur - (sl_s32)pk->win);
+	return sl_send_from(st, rp, cur,
+			    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
 }
 
 /* A pure ACK in the middle of a response: release the window's edge. */
@@ -384,7 +384,8 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 				   const struct sl_state *s,
 				   struct sl_reply *rp)
 {
-	sl_s32 m = s->seg, e = (sl_s32)(s->j * s->seg) - (sl_s32)pk->win;
+	sl_s32 m = s->seg;
+	sl_s32 e = (sl_s32)(s->j * s->seg) - (sl_s32)sl_window(pk, s->seg);
 	sl_s32 kmin, kmax;
 
 	if (pk->win < s->seg) {
@@ -409,12 +410,38 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 	rp->body = ~0u;
 	rp->seg = s->seg;
 	rp->end_seq = pk->ack + s->j * s->seg;
-	rp->ack = pk->seq;
+	/* all but the request's last byte: the client keeps a retransmission
+	 * timer running until the whole response is acknowledged */
+	rp->ack = pk->seq - 1;
 	rp->fin = s->mode == SL_MODE_CLOSE;
 	rp->cur = (sl_u32)(kmax + 1) * s->seg;
 	rp->stop = (sl_u32)kmin * s->seg;
 	sl_count(st, SL_C_CONT);
 	return SL_REPLY;
+}
+
+/*
+ * Client data at a mid-response body state: its retransmission (of the
+ * request, or of the request's last byte). The rest of the response is body
+ * only, so it is resent from here within the window without parsing.
+ */
+static enum sl_verdict sl_resend_body(struct sl_stats *st,
+				      const struct sl_pkt *pk,
+				      const struct sl_state *s,
+				      struct sl_reply *rp)
+{
+	sl_u32 cur = s->j * s->seg;
+
+	rp->resp_len = 0;
+	rp->head_len = 0;
+	rp->body = ~0u;
+	rp->seg = s->seg;
+	rp->end_seq = pk->ack + cur;
+	rp->ack = pk->seq;
+	rp->fin = s->mode == SL_MODE_CLOSE;
+	sl_count(st, SL_C_REQ_RETRANS);
+	return sl_send_from(st, rp, cur,
+			    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
 }
 
 static enum sl_verdict sl_fin(const struct sl_config *cfg,
@@ -522,6 +549,8 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 				sl_count(st, SL_C_DROP_WINDOW);
 				return SL_DROP;
 			}
+			if (s.where == SL_W_BODY)
+				return sl_resend_body(st, pk, &s, rp);
 			return sl_request(cfg, st, pk, &s, rp);
 		}
 	}

@@ -39,9 +39,11 @@ typedef __INT32_TYPE__ sl_s32;
 /* Segment size classes, coded in the top bits of the ISN. */
 #define SL_CLASSES		8
 /* Bytes a connection may carry before the server forces close mode. */
-#define SL_CONN_SPAN		(1u << 22)
+#define SL_CONN_SPAN		(1u << 21)
 /* Largest body any configuration may serve (the limit for MSS 1460). */
 #define SL_BODY_LIMIT		(128u * 1024u)
+/* Most frames one received frame releases (the usable window is capped). */
+#define SL_BURST_MAX		48
 /* Frame size limits: Ethernet + IPv4 + TCP headers and payload. */
 #define SL_HDRS_LEN		(14 + 20 + 20)
 #define SL_MSS_MIN		64

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * Unit tests of the SLHTTPD core, built with ASan + UBSan.
+ *
+ * The core's files are included (a unity build) so that the layout and
+ * state arithmetic can be checked directly, next to frame-level tests that
+ * play a TCP client against sl_input()/sl_emit().
+ */
+#define _GNU_SOURCE
+#include "../core/sl_util.c"
+#include "../core/sl_config.c"
+#include "../core/sl_http.c"
+#include "../core/slhttpd.c"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned long n_pass, n_fail;
+
+#define CHECK(cond, ...)						\
+	do {								\
+		if (cond) {						\
+			n_pass++;					\
+		} else {						\
+			n_fail++;					\
+			if (n_fail <= 30) {				\
+				printf("FAIL %s:%d: %s: ", __FILE__,	\
+				       __LINE__, #cond);		\
+				printf(__VA_ARGS__);			\
+				printf("\n");				\
+			}						\
+		}							\
+	} while (0)
+
+static struct sl_config cfg;
+
+static void setup(sl_u16 mss, sl_u8 flags)
+{
+	sl_config_init(&cfg);
+	cfg.addr = 0x0a4d0001;	/* 10.77.0.1 */
+	cfg.mss = mss;
+	cfg.flags = flags;
+	memcpy(cfg.mac, "\x02\x00\x00\x00\x00\x01", 6);
+	memcpy(cfg.secret, "0123456789abcdef", 16);
+	if (sl_ports_parse(&cfg, "80,8000-8999", 12) || sl_config_finish(&cfg)) {
+		printf("config failed for mss %u\n", mss);
+		exit(2);
+	}
+}
+
+/* ---- state arithmetic --------------------------------------------------- */
+
+static unsigned int t_of(int c, sl_u32 pos)
+{
+	return ((SL_R0 - pos) * cfg.cls_inv[c]) & SL_STATE_MASK;
+}
+
+static void test_classes(void)
+{
+	static const sl_u16 msses[] = { 64, 88, 536, 1000, 1400, 1448, 1460 };
+	unsigned int i;
+	int c;
+
+	for (i = 0; i < sizeof(msses) / sizeof(msses[0]); i++) {
+		setup(msses[i], 0);
+		for (c = 0; c < SL_CLASSES; c++) {
+			sl_u16 m = cfg.cls_seg[c];
+
+			CHECK(m & 1, "mss %u class %d seg %u even", msses[i], c, m);
+			CHECK(m <= cfg.cls_mss[c] && m + 64 > cfg.cls_mss[c],
+			      "seg %u for class mss %u", m, cfg.cls_mss[c]);
+			CHECK(((sl_u32)m * cfg.cls_inv[c] & 0xff) == 1, "inverse");
+		}
+	}
+	setup(1460, 0);
+	CHECK(cfg.cls_seg[SL_CLASSES - 1] >= 1420, "seg %u", cfg.cls_seg[7]);
+}
+
+/*
+ * For every object size from 0 to the limit, both modes, every class: the
+ * response ends on the mode's end state, every body boundary and head split
+ * point decodes to itself, and X-Pad is the last header.
+ */
+static void test_layout_all_sizes(void)
+{
+	static struct sl_reply rp;
+	unsigned long layouts = 0;
+	int c, mode;
+	sl_u32 b;
+
+	setup(1460, 0);
+	for (c = 0; c < SL_CLASSES; c++) {
+		sl_u16 m = cfg.cls_seg[c];
+		sl_u8 tc = cfg.cls_tclose[c];
+
+		for (mode = 0; mode < 2; mode++) {
+			for (b = 0; b <= SL_BODY_LIMIT; b++) {
+				sl_u32 p0 = SL_R0 + 256 * (b & 7), end, k, n;
+				unsigned int t_end;
+				char cl[40];
+
+				if (sl_layout(&rp, 200, b, 0, mode, m, tc)) {
+					/* too big for this class: never for the top class */
+					CHECK(c != SL_CLASSES - 1, "size %u refused", b);
+					break;
+				}
+				layouts++;
+				end = p0 + rp.resp_len;
+				t_end = t_of(c, end);
+				if (mode == SL_MODE_KEEPALIVE)
+					CHECK(t_end == 0, "c%d ka b=%u t=%u", c, b, t_end);
+				else
+					CHECK(t_end == tc, "c%d cl b=%u t=%u", c, b, t_end);
+				n = rp.body / m;
+				for (k = 1; k <= n; k += (n > 8 ? n / 4 : 1)) {
+					unsigned int t = t_of(c, end - k * m);
+
+					CHECK(t == (mode ? tc + k : k), "boundary k=%u t=%u", k, t);
+				}
+				for (k = 1; k * m < rp.head_len; k++)
+					CHECK(t_of(c, p0 + k * m) == 256 - k, "split %u", k);
+				if (mode == SL_MODE_CLOSE)
+					CHECK(t_of(c, end + 1) == cfg.cls_tfin_cl[c], "fin cl");
+				snprintf(cl, sizeof(cl), "Content-Length: %u\r\n", b);
+				CHECK(memmem(rp.hdr, rp.hdr_len, cl, strlen(cl)) != NULL,
+				      "content-length %u", b);
+				CHECK(rp.hdr_len >= 4 && !memcmp(rp.hdr + rp.hdr_len - 4, "\r\n\r\n", 4)
+				      && memmem(rp.hdr, rp.hdr_len, "\r\nX-Pad: ", 9) != NULL,
+				      "x-pad last");
+				if (n_fail > 30)
+					return;
+			}
+		}
+	}
+	printf("layouts checked: %lu\n", layouts);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void req(const char *s, int status, int head, int mode, sl_u32 body,
+		int complete)
+{
+	struct sl_request r;
+	int rc = sl_parse_request(&cfg, (const sl_u8 *)s, strlen(s), &r);
+
+	CHECK(rc == 0 && r.status == status && (status != 200 ||
+	      (r.head == head && r.body == body)) && r.mode == mode &&
+	      r.complete == complete,
+	      "'%s': rc %d status %u head %u mode %u body %u complete %u", s, rc,
+	      r.status, r.head, r.mode, r.body, r.complete);
+}
+
+static void test_requests(void)
+{
+	struct sl_request r;
+
+	setup(1460, 0);
+	req("GET /64 HTTP/1.1\r\nHost: x\r\n\r\n", 200, 0, 0, 64, 1);
+	req("GET /1k HTTP/1.1\r\n\r\n", 200, 0, 0, 1024, 1);
+	req("GET /1K HTTP/1.0\r\n\r\n", 200, 0, 1, 1024, 1);
+	req("GET /?s=100 HTTP/1.1\r\n\r\n", 200, 0, 0, 100, 1);
+	req("GET /x?a=1&s=2k HTTP/1.1\r\n\r\n", 404, 0, 0, 0, 1);
+	req("GET /?a=1&s=2k HTTP/1.1\r\n\r\n", 200, 0, 0, 2048, 1);
+	req("GET / HTTP/1.1\r\n\r\n", 200, 0, 0, 1024, 1);
+	req("HEAD /10 HTTP/1.1\r\n\r\n", 200, 1, 0, 10, 1);
+	req("GET /10 HTTP/1.1\r\nConnection: close\r\n\r\n", 200, 0, 1, 10, 1);
+	req("GET /10 HTTP/1.0\r\nconnection: Keep-Alive\r\n\r\n", 200, 0, 0, 10, 1);
+	req("GET /10 HTTP/1.1\nConnection: keep-alive, close\n\n", 200, 0, 1, 10, 1);
+	req("GET http://h:8080/5 HTTP/1.1\r\n\r\n", 200, 0, 0, 5, 1);
+	req("GET /abc HTTP/1.1\r\n\r\n", 404, 0, 0, 0, 1);
+	req("GET /1g HTTP/1.1\r\n\r\n", 404, 0, 0, 0, 1);
+	req("GET /200k HTTP/1.1\r\n\r\n", 413, 0, 0, 0, 1);
+	req("GET /99999999999999999999 HTTP/1.1\r\n\r\n", 413, 0, 0, 0, 1);
+	req("GET /?s=1x HTTP/1.1\r\n\r\n", 400, 0, 0, 0, 1);
+	req("POST /1 HTTP/1.1\r\n\r\n", 405, 0, 0, 0, 1);
+	req("G@T /1 HTTP/1.1\r\n\r\n", 400, 0, 1, 0, 1);
+	req("GET /1 HTTP/2.0\r\n\r\n", 400, 0, 1, 0, 1);
+	req("GET 1 HTTP/1.1\r\n\r\n", 400, 0, 0, 0, 1);
+	req("GET /1 HTTP/1.1\r\nHost: a\r\n", 200, 0, 0, 1, 0);
+	CHECK(sl_parse_request(&cfg, (const sl_u8 *)"GET /1 HT", 9, &r) < 0, "partial line");
+	sl_parse_request(&cfg, (const sl_u8 *)"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 38, &r);
+	CHECK(r.complete && r.pipelined, "pipelined");
+}
+
+static void test_ports(void)
+{
+	struct sl_config c;
+
+	sl_config_init(&c);
+	CHECK(sl_ports_parse(&c, "80,8000-8999", 12) == 0 && sl_port_served(&c, 80) &&
+	      sl_port_served(&c, 8500) && !sl_port_served(&c, 81) &&
+	      !sl_port_served(&c, 9000), "ports");
+	CHECK(sl_ports_parse(&c, "8999-8000", 9) < 0, "reversed");
+	CHECK(sl_ports_parse(&c, "70000", 5) < 0, "too big");
+	CHECK(sl_ports_parse(&c, "abc", 3) < 0, "letters");
+	CHECK(sl_ports_parse(&c, "", 0) < 0, "empty");
+	CHECK(sl_ports_parse(&c, "0", 1) < 0, "zero");
+	CHECK(sl_port_served(&c, 80), "a failed parse keeps the old map");
+}
+
+/* ---- a TCP client played against sl_input()/sl_emit() -------------------- */
+
+struct client {
+	sl_u32 addr;
+	sl_u16 port, sport;
+	sl_u32 snd_nxt;		/* next byte we send */
+	sl_u32 irs;		/* server ISN */
+	sl_u32 rcv_nxt;		/* next server byte expected */
+	sl_u16 mss;
+	sl_u16 win;
+	sl_u8 got_fin;
+	unsigned char data[2 * SL_BODY_LIMIT + 8192];
+	sl_u32 len;
+	unsigned char ooo[128][2048];	/* out-of-order segments */
+	sl_u32 ooo_seq[128], ooo_len[128];
+	int nooo;
+	unsigned int drop_every;	/* drop every Nth server segment */
+	unsigned int seen;
+	sl_u32 lcg;
+	sl_u32 reqlen;
+};
+
+static sl_u16 csum16(const sl_u8 *p, size_t n, sl_u32 sum)
+{
+	while (n > 1) {
+		sum += (p[0] << 8) | p[1];
+		p += 2;
+		n -= 2;
+	}
+	if (n)
+		sum += p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (sl_u16)~sum;
+}
+
+static size_t mkframe(sl_u8 *f, const struct client *cl, sl_u8 flags, sl_u32 seq,
+		      sl_u32 ack, sl_u16 win, const void *pl, size_t plen, int mss_opt)
+{
+	sl_u8 *ip = f + 14, *th = ip + 20;
+	size_t thl = mss_opt ? 24 : 20, tot = 20 + thl + plen;
+	sl_u32 sum;
+
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	sl_wr16(ip + 2, (sl_u16)tot);
+	ip[8] = 64;
+	ip[9] = 6;
+	sl_wr32(ip + 12, cl->addr);
+	sl_wr32(ip + 16, cfg.addr);
+	sl_wr16(ip + 10, csum16(ip, 20, 0));
+	memset(th, 0, thl);
+	sl_wr16(th, cl->port);
+	sl_wr16(th + 2, cl->sport);
+	sl_wr32(th + 4, seq);
+	sl_wr32(th + 8, ack);
+	th[12] = (sl_u8)((thl / 4) << 4);
+	th[13] = flags;
+	sl_wr16(th + 14, win);
+	if (mss_opt) {
+		th[20] = 2;
+		th[21] = 4;
+		sl_wr16(th + 22, cl->mss);
+	}
+	memcpy(th + thl, pl, plen);
+	sum = cl->addr >> 16 | 0;
+	sum = (cl->addr >> 16) + (cl->addr & 0xffff) + (cfg.addr >> 16) +
+	      (cfg.addr & 0xffff) + 6 + (sl_u32)(thl + plen);
+	sl_wr16(th + 16, csum16(th, thl + plen, sum));
+	return 14 + tot;
+}
+
+struct out {
+	int n;
+	sl_u8 fr[64][SL_FRAME_MAX];
+	sl_u32 len[64];
+};
+
+static enum sl_verdict run(struct sl_stats *st, const sl_u8 *f, size_t len, struct out *o)
+{
+	struct sl_rx rx = { f, (sl_u32)len, 0 };
+	struct sl_reply rp;
+	struct sl_txinfo ti;
+	enum sl_verdict v = sl_input(&cfg, st, &rx, &rp);
+	sl_u32 n;
+
+	o->n = 0;
+	if (v != SL_REPLY)
+		return v;
+	while (o->n < 64 && (n = sl_emit(&cfg, st, &rp, o->fr[o->n], SL_FRAME_MAX, 0, &ti))) {
+		const sl_u8 *ip = o->fr[o->n] + 14;
+		sl_u32 tot = sl_rd16(ip + 2);
+
+		CHECK(n == 14 + tot, "frame length");
+		CHECK(csum16(ip, 20, 0) == 0, "ip checksum");
+		if (ip[9] == 6) {
+			sl_u32 sum = (sl_rd32(ip + 12) >> 16) + (sl_rd32(ip + 12) & 0xffff) +
+				     (sl_rd32(ip + 16) >> 16) + (sl_rd32(ip + 16) & 0xffff) + 6 +
+				     (tot - 20);
+			CHECK(csum16(ip + 20, tot - 20, sum) == 0, "tcp checksum");
+		}
+		o->len[o->n++] = n;
+	}
+	CHECK(o->n < 64, "burst too long");
+	return v;
+}
+
+/* Feed server frames to the client: in-order data is appended. */
+static void client_rx(struct client *cl, const struct out *o, int *rst)
+{
+	int i, k;
+
+	for (i = 0; i < o->n; i++) {
+		const sl_u8 *th = o->fr[i] + 34;
+		sl_u32 thl = (th[12] >> 4) * 4, tot = sl_rd16(o->fr[i] + 16);
+		sl_u32 seq = sl_rd32(th + 4), plen = tot - 20 - thl;
+		sl_u8 fl = th[13];
+
+		if (fl & SL_TH_RST) {
+			*rst = 1;
+			continue;
+		}
+		if (fl & SL_TH_SYN) {
+			cl->irs = seq;
+			cl->rcv_nxt = seq + 1;
+			continue;
+		}
+		CHECK(plen <= cl->mss, "segment %u > client mss %u", plen, cl->mss);
+		/* response data never acknowledges the request it answers */
+		if (plen)
+			CHECK(sl_rd32(th + 8) == cl->snd_nxt ||
+			      sl_rd32(th + 8) == cl->snd_nxt + cl->reqlen - 1,
+			      "data ack %u, request %u+%u", sl_rd32(th + 8), cl->snd_nxt, cl->reqlen);
+		cl->seen++;
+		/* lose about one data segment in drop_every (a fixed LCG) */
+		cl->lcg = cl->lcg * 1103515245u + 12345u;
+		if (cl->drop_every && plen && (cl->lcg >> 16) % cl->drop_every == 0)
+			continue;
+		if (seq == cl->rcv_nxt) {
+			if (cl->len + plen > sizeof(cl->data)) {
+				CHECK(0, "client buffer overflow: len %u plen %u", cl->len, plen);
+				return;
+			}
+			memcpy(cl->data + cl->len, th + thl, plen);
+			cl->len += plen;
+			cl->rcv_nxt += plen;
+			if (fl & SL_TH_FIN) {
+				cl->got_fin = 1;
+				cl->rcv_nxt++;
+			}
+			/* pull in queued out-of-order segments */
+			for (k = 0; k < cl->nooo; k++) {
+				if (cl->ooo_len[k] && cl->ooo_seq[k] == cl->rcv_nxt) {
+					if (cl->len + cl->ooo_len[k] > sizeof(cl->data)) {
+						CHECK(0, "ooo overflow len %u", cl->len);
+						return;
+					}
+					memcpy(cl->data + cl->len, cl->ooo[k], cl->ooo_len[k]);
+					cl->len += cl->ooo_len[k];
+					cl->rcv_nxt += cl->ooo_len[k];
+					cl->ooo_len[k] = 0;
+					k = -1;
+				}
+			}
+		} else if (seq - cl->rcv_nxt < 0x80000000u && cl->nooo < 128 && plen) {
+			cl->ooo_seq[cl->nooo] = seq;
+			cl->ooo_len[cl->nooo] = plen;
+			memcpy(cl->ooo[cl->nooo++], th + thl, plen);
+		}
+	}
+}
+
+static const char *expect_body_ok(const unsigned char *b, sl_u32 n)
+{
+	sl_u32 i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != (unsigned char)sl_body_line[(64 - (n - i) % 64) % 64])
+			return "pattern";
+	return NULL;
+}
+
+/*
+ * One connection: handshake, `nreq` requests for `size`, every response
+ * checked byte for byte. The client acknowledges what arrived in order
+ * with window `win`, loses about one segment in `drop_every` and then
+ * retransmits its request. Returns the number of frames exchanged.
+ */
+static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head,
+			int nreq, unsigned int drop_every)
+{
+	static struct client cl;
+	static struct out o;
+	static sl_u8 f[SL_FRAME_MAX + 64];
+	struct sl_stats st = { { 0 } };
+	char reqs[128];
+	int r, rst = 0, rounds;
+	size_t n;
+
+	memset(&cl, 0, sizeof(cl));
+	cl.addr = 0x0a4d0002;
+	cl.port = 40000 + (size & 0x3ff);
+	cl.sport = 80;
+	cl.snd_nxt = 1000;
+	cl.mss = mss;
+	cl.win = win;
+	cl.drop_every = drop_every;
+	n = mkframe(f, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, win, "", 0, 1);
+	run(&st, f, n, &o);
+	client_rx(&cl, &o, &rst);
+	CHECK(o.n == 1 && cl.rcv_nxt, "syn-ack");
+	snprintf(reqs, sizeof(reqs), "%s /%u HTTP/1.1\r\nHost: t\r\n%s\r\n", head ? "HEAD" : "GET",
+		 size, close ? "Connection: close\r\n" : "");
+	cl.reqlen = (sl_u32)strlen(reqs);
+	for (r = 0; r < nreq; r++) {
+		sl_u32 start = cl.len, want_end = 0;
+		char *hdr_end = NULL;
+		unsigned long clen = 0;
+
+		/* send the request; retransmit it while the response is incomplete */
+		for (rounds = 0; rounds < 400; rounds++) {
+			sl_u32 before = cl.rcv_nxt;
+			int k, acks = 0;
+
+			n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, win,
+				    reqs, strlen(reqs), 0);
+			run(&st, f, n, &o);
+			client_rx(&cl, &o, &rst);
+			/* ack what arrived in order, every ackevery segments' worth */
+			for (k = 0; k < 200 && !rst; k++) {
+				sl_u32 last = cl.rcv_nxt;
+
+				if (acks++ > 0 && last == before)
+					break;
+				before = last;
+				n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + (sl_u32)strlen(reqs),
+					    cl.rcv_nxt, win, "", 0, 0);
+				run(&st, f, n, &o);
+				client_rx(&cl, &o, &rst);
+			}
+			hdr_end = memmem(cl.data + start, cl.len - start, "\r\n\r\n", 4);
+			if (hdr_end) {
+				clen = strtoul(strstr((char *)cl.data + start, "Content-Length: ") + 16, NULL, 10);
+				want_end = (sl_u32)((unsigned char *)hdr_end + 4 - cl.data) + (head ? 0 : (sl_u32)clen);
+				if (cl.len >= want_end && (!close || cl.got_fin))
+					break;
+			}
+		}
+		CHECK(!rst, "rst during response size %u", size);
+		CHECK(rounds < 400, "response never completed: size %u mss %u win %u close %d drop %u",
+		      size, mss, win, close, drop_every);
+		if (rounds >= 400 || rst)
+			return -1;
+		CHECK(!strncmp((char *)cl.data + start, "HTTP/1.1 200 OK\r\n", 17), "status");
+		CHECK(clen == size, "content-length %lu != %u", clen, size);
+		if (!head)
+			CHECK(expect_body_ok((unsigned char *)hdr_end + 4, size) == NULL,
+			      "body pattern size %u", size);
+		CHECK(cl.len == want_end, "extra bytes: %u vs %u", cl.len, want_end);
+		cl.snd_nxt += (sl_u32)strlen(reqs);
+		if (close)
+			break;
+	}
+	if (close) {
+		/* our FIN: answered with an ACK, twice the same */
+		struct out o2;
+
+		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_FIN, cl.snd_nxt, cl.rcv_nxt, win, "", 0, 0);
+		run(&st, f, n, &o);
+		run(&st, f, n, &o2);
+		CHECK(o.n == 1 && o2.n == 1 && o.len[0] == o2.len[0] &&
+		      !memcmp(o.fr[0], o2.fr[0], o.len[0]), "duplicate FIN answered alike");
+		CHECK(o.n == 1 && (o.fr[0][47] & (SL_TH_ACK | SL_TH_FIN | SL_TH_RST)) == SL_TH_ACK &&
+		      sl_rd32(o.fr[0] + 42) == cl.snd_nxt + 1, "final ack");
+	}
+	CHECK(st.c[SL_C_BAD_STATE] == 0 && st.c[SL_C_BAD_COOKIE] == 0, "bad states %llu cookies %llu",
+	      (unsigned long long)st.c[SL_C_BAD_STATE], (unsigned long long)st.c[SL_C_BAD_COOKIE]);
+	return 0;
+}
+
+static void test_conversations(void)
+{
+	static const sl_u32 sizes[] = { 1451, 1452, 2902, 4096, 10000, 65536, 100000, 131072 };
+	unsigned int i;
+	sl_u32 b;
+
+	setup(1460, 0);
+	for (b = 0; b <= 3000; b += (b < 300 ? 1 : 7)) {
+		conversation(1460, 65535, b, 0, 0, 3, 0);
+		conversation(1460, 65535, b, 1, 0, 1, 0);
+	}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		conversation(1460, 65535, sizes[i], 0, 0, 2, 0);
+		conversation(1460, 65535, sizes[i], 1, 0, 1, 0);
+		conversation(1460, 65535, sizes[i], 0, 1, 2, 0);
+		conversation(1460, 8000, sizes[i], 0, 0, 2, 0);	/* small window */
+		conversation(1460, 8000, sizes[i], 1, 0, 1, 0);
+		conversation(1460, 65535, sizes[i], 0, 0, 2, 3);	/* loss */
+		conversation(1460, 65535, sizes[i], 1, 0, 1, 5);
+		conversation(536, 65535, sizes[i] / 3, 0, 0, 2, 0);	/* small mss */
+		conversation(88, 65535, sizes[i] / 40, 1, 0, 1, 0);	/* tiny mss */
+		conversation(88, 4000, sizes[i] / 40, 0, 0, 1, 4);
+	}
+}
+
+/* ---- malformed frames ------------------------------------------------------ */
+
+static void test_truncations(void)
+{
+	static struct client cl;
+	static struct out o;
+	sl_u8 f[256], *g;
+	struct sl_stats st = { { 0 } };
+	size_t n, cut;
+	int bit;
+
+	setup(1460, SL_CFG_ARP | SL_CFG_ICMP_ECHO);
+	cl.addr = 0x0a4d0002;
+	cl.port = 1234;
+	cl.sport = 80;
+	cl.mss = 1460;
+	n = mkframe(f, &cl, SL_TH_SYN, 1, 0, 1000, "", 0, 1);
+	/* every prefix, each in its own heap block so ASan sees overreads */
+	for (cut = 0; cut < n; cut++) {
+		g = malloc(cut ? cut : 1);
+		memcpy(g, f, cut);
+		CHECK(run(&st, g, cut, &o) != SL_REPLY, "truncated frame %zu answered", cut);
+		free(g);
+	}
+	/* every single-bit flip of a SYN: never a crash, answers stay sane */
+	for (bit = 0; bit < (int)n * 8; bit++) {
+		g = malloc(n);
+		memcpy(g, f, n);
+		g[bit / 8] ^= (sl_u8)(1 << (bit % 8));
+		run(&st, g, n, &o);
+		free(g);
+	}
+	CHECK(st.c[SL_C_DROP_CSUM] > 100, "checksums verified: %llu",
+	      (unsigned long long)st.c[SL_C_DROP_CSUM]);
+}
+
+static void test_cookie(void)
+{
+	static struct out o;
+	struct client cl = { 0 };
+	struct sl_stats st = { { 0 } };
+	sl_u8 f[256];
+	unsigned int i, answered = 0;
+	size_t n;
+
+	setup(1460, 0);
+	cl.addr = 0x0a4d0002;
+	cl.port = 5555;
+	cl.sport = 80;
+	srand(1);
+	for (i = 0; i < 20000; i++) {
+		sl_u32 ack = ((sl_u32)rand() << 16) ^ (sl_u32)rand();
+		const char *g = "GET /100k HTTP/1.1\r\n\r\n";
+
+		n = mkframe(f, &cl, SL_TH_ACK, 77, ack, 65535, g, strlen(g), 0);
+		run(&st, f, n, &o);
+		if (o.n > 1 || (o.n == 1 && !(o.fr[0][47] & SL_TH_RST)))
+			answered++;
+	}
+	/* 8 classes x 2^22 positions of 2^32: about 1/128 land anywhere */
+	CHECK(answered < 20000 / 160, "spoofed requests answered: %u of 20000", answered);
+	printf("spoofed ACK+GET answered: %u of 20000\n", answered);
+}
+
+int main(void)
+{
+	test_classes();
+	test_requests();
+	test_ports();
+	test_layout_all_sizes();
+	test_truncations();
+	test_cookie();
+	test_conversations();
+	printf("%lu passed, %lu failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
