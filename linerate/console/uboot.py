@@ -29,6 +29,7 @@ class UBootDriver:
         stop_key: str = " ",
         max_line: int = 511,
         chunk: int = 24,
+        echo_timeout: float = 3.0,
     ) -> None:
         self.port = port
         self.prompt = prompt
@@ -36,6 +37,7 @@ class UBootDriver:
         self.stop_key = stop_key
         self.max_line = max_line
         self.chunk = chunk
+        self.echo_timeout = echo_timeout
         self._prompt_re = re.compile(r"\n" + re.escape(prompt))
 
     # -- getting to the prompt -------------------------------------------------
@@ -73,7 +75,8 @@ class UBootDriver:
             token = secrets.token_hex(4)
             self.port.sendline(f"echo sync{token}")
             try:
-                self.port.expect(f"\\nsync{token}\\r?\\n{re.escape(self.prompt)}", timeout=3.0)
+                pattern = f"\\nsync{token}\\r?\\n{re.escape(self.prompt)}"
+                self.port.expect(pattern, timeout=self.echo_timeout)
                 return
             except ConsoleError:
                 self.port.send("\x03")
@@ -109,7 +112,7 @@ class UBootDriver:
     def run(self, command: str, timeout: float = 10.0) -> str:
         """Run ``command``; return its output (without echo and prompt, ``\\r`` removed)."""
         self.port.transcript.note(f"uboot run: {command}")
-        self._type(command, timeout=min(timeout, 5.0))
+        self._type(command, timeout=self.echo_timeout)
         self.port.send("\r")
         self.port.expect(self._prompt_re, timeout=timeout)
         out = self.port.before.replace("\r", "")
@@ -164,9 +167,9 @@ class UBootDriver:
     def boot(self, command: str = "boot") -> None:
         """Start booting (``boot``, ``run bootcmd``...): type it and do not wait for a prompt."""
         self.port.transcript.note(f"uboot boot: {command}")
-        self._type(command, timeout=5.0)
+        self._type(command, timeout=self.echo_timeout)
         self.port.send("\r")
-        self.port.expect(r"\r?\n", timeout=5.0)
+        self.port.expect(r"\r?\n", timeout=self.echo_timeout)
 
 
 def parse_printenv(text: str) -> dict[str, str]:

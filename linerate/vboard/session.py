@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from linerate.console import LinuxShell, SerialPort, UBootDriver
+from linerate.console.patterns import UBOOT_SIGNON
 from linerate.vboard.build import BoardImages
 from linerate.vboard.launcher import VirtualBoard
 
@@ -30,11 +31,13 @@ class VboardSession:
         stop_in_uboot: bool = True,
         run_dir: Path | None = None,
         boot_timeout: float = 120.0,
+        boot_linux: bool = True,
     ) -> None:
         self.board = VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel)
         self.transcript = transcript
         self.stop_in_uboot = stop_in_uboot and not direct_kernel
         self.boot_timeout = boot_timeout
+        self.boot_linux = boot_linux
         self.port: SerialPort | None = None
         self.uboot_env: dict[str, str] = {}
         self.uboot_log = ""
@@ -67,13 +70,26 @@ class VboardSession:
                 self.uboot_log = self.uboot.stop_autoboot(timeout=30.0)
                 self.time_to_uboot = time.monotonic() - t0
                 self.uboot_env = self.uboot.printenv()
+                if not self.boot_linux:
+                    return self
                 self.uboot.boot("run bootcmd")
+            elif not self.board.direct_kernel:
+                # Let U-Boot autoboot: its sign-on is expected until the kernel starts.
+                with self._port().allow(UBOOT_SIGNON):
+                    self._port().expect("Starting kernel", timeout=60.0)
+                self.uboot_log = self._port().before
             self.boot_log = self.shell.wait_for_shell(timeout=self.boot_timeout)
             self.time_to_shell = time.monotonic() - t0
         except BaseException:
             self.close()
             raise
         return self
+
+    def boot_from_uboot(self, command: str = "run bootcmd") -> str:
+        """From U-Boot's prompt, boot and wait for the shell; return the boot log."""
+        self.uboot.boot(command)
+        self.boot_log = self.shell.wait_for_shell(timeout=self.boot_timeout)
+        return self.boot_log
 
     def reboot_to_uboot(self) -> None:
         """Reset the board and stop in U-Boot (the sign-on is expected here)."""

@@ -1,0 +1,66 @@
+"""Boot through U-Boot from flash to the shell; what U-Boot hands the kernel."""
+
+from __future__ import annotations
+
+import re
+
+from linerate.vboard.launcher import NIC0_MAC, NIC1_MAC
+
+BAD_KERNEL_LINES = re.compile(r"WARNING:|Oops|BUG:|Internal error|Call trace|Kernel panic")
+
+
+def test_uboot_loaded_our_environment_from_flash(vboard):
+    assert "Loading Environment from Flash... OK" in vboard.uboot_log
+    env = vboard.uboot_env
+    assert env["ethaddr"] == "02:4c:52:00:00:01"
+    assert env["eth1addr"] == "02:4c:52:00:00:02"
+    assert env["bootcmd"] == "run boot_a; run boot_b"
+    # U-Boot's MAC is not QEMU's: the MAC tests below prove where the kernel's comes from.
+    assert env["ethaddr"] != NIC0_MAC and env["eth1addr"] != NIC1_MAC
+
+
+def test_booted_from_slot_a(vboard):
+    assert "Booting slot A" in vboard.boot_log
+    assert "Booting slot B" not in vboard.boot_log
+    assert "Starting kernel" in vboard.boot_log
+
+
+def test_kernel_command_line_from_uboot_environment(vboard):
+    cmdline = vboard.shell.check("cat /proc/cmdline")
+    env = vboard.uboot_env
+    assert "${" not in cmdline
+    assert "console=ttyAMA0,115200" in cmdline
+    assert f"ethaddr={env['ethaddr']}" in cmdline.split()
+    assert f"eth1addr={env['eth1addr']}" in cmdline.split()
+
+
+def test_shell_returns_output_and_status(vboard):
+    assert vboard.shell.run("echo hello; false") == (1, "hello")
+    assert vboard.shell.check("uname -m") == "armv7l"
+    assert vboard.shell.run("exit_status_probe_no_such_command")[0] == 127
+
+
+def test_network_interfaces_configured(vboard):
+    out = vboard.shell.check("ip -4 addr show eth0; ip -4 addr show eth1")
+    assert "10.0.2.15/24" in out
+    assert "10.0.3.15/24" in out
+
+
+def test_dmesg_has_no_warnings(vboard):
+    dmesg = vboard.shell.check("dmesg")
+    bad = [line for line in dmesg.splitlines() if BAD_KERNEL_LINES.search(line)]
+    assert not bad, "\n".join(bad)
+
+
+def test_kernel_takes_macs_from_the_bootloader(vboard, ndiv_kernel):
+    env = vboard.uboot_env
+    eth0 = vboard.shell.check("cat /sys/class/net/eth0/address")
+    eth1 = vboard.shell.check("cat /sys/class/net/eth1/address")
+    assert eth0 == env["ethaddr"] != NIC0_MAC
+    assert eth1 == env["eth1addr"] != NIC1_MAC
+
+
+def test_boot_time_reported(vboard):
+    assert vboard.time_to_uboot is not None and vboard.time_to_shell is not None
+    print(f"U-Boot prompt {vboard.time_to_uboot:.2f} s, shell {vboard.time_to_shell:.2f} s")
+    assert vboard.time_to_shell < 120
