@@ -1,0 +1,175 @@
+"""Parse the layer with bitbake and compute an image's task graph, offline.
+
+Needs the third-party layers checked out kas-style in one directory
+(``openembedded-core/`` and ``bitbake/`` side by side, as kas.yml's
+``layers/``), named by ``LINERATE_LAYERS_DIR``. bitbake refuses to run as
+root, so when called as root the commands run as ``nobody`` (setpriv).
+Network access is off (``BB_NO_NETWORK = "1"``): parsing and the task graph
+need no sources.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from linerate.errors import LinerateError
+
+LAYERS_ENV = "LINERATE_LAYERS_DIR"
+#: Seconds one bitbake command may take (a cold parse of oe-core on 2 cores
+#: takes 1-3 minutes).
+BITBAKE_TIMEOUT = 900
+UNPRIVILEGED_USER = "nobody"
+#: Stand-in for the kernel tag's commit when parsing offline (see
+#: write_build_conf); never used to fetch.
+OFFLINE_KERNEL_SRCREV = "0" * 40
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Third-party layers in a kas-style directory."""
+
+    root: Path
+
+    @property
+    def oe_core(self) -> Path:
+        return self.root / "openembedded-core"
+
+    @property
+    def bitbake(self) -> Path:
+        return self.root / "bitbake"
+
+    def problems(self) -> list[str]:
+        """What is missing for a parse, empty when complete."""
+        missing = []
+        if not (self.oe_core / "meta" / "conf" / "layer.conf").is_file():
+            missing.append(f"{self.oe_core}/meta/conf/layer.conf")
+        if not (self.bitbake / "bin" / "bitbake").is_file():
+            missing.append(f"{self.bitbake}/bin/bitbake")
+        return missing
+
+
+def layers_from_env() -> Layers | None:
+    value = os.environ.get(LAYERS_ENV, "")
+    return Layers(Path(value).resolve()) if value else None
+
+
+def git_head(repo: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return out.stdout.strip()
+
+
+def write_build_conf(build: Path, layer_root: Path, layers: Layers, machine: str) -> None:
+    """A minimal build directory: the two layers, the machine, no network."""
+    conf = build / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "bblayers.conf").write_text(
+        'BBPATH = "${TOPDIR}"\n'
+        'BBFILES ?= ""\n'
+        f'BBLAYERS = "{layers.oe_core / "meta"} {layer_root}"\n'
+    )
+    (conf / "local.conf").write_text(
+        f'MACHINE = "{machine}"\n'
+        'DISTRO = "linerate"\n'
+        'BB_NO_NETWORK = "1"\n'
+        'CONNECTIVITY_CHECK_URIS = ""\n'
+        'BB_NUMBER_THREADS = "2"\n'
+        'BB_NUMBER_PARSE_THREADS = "2"\n'
+        'PARALLEL_MAKE = "-j 2"\n'
+        # Everything bitbake writes stays inside the build directory.
+        f'TMPDIR = "{build}/tmp-${{MACHINE}}"\n'
+        f'DL_DIR = "{build}/downloads"\n'
+        f'SSTATE_DIR = "{build}/sstate"\n'
+        f'PERSISTENT_DIR = "{build}/cache"\n'
+        'BB_SERVER_TIMEOUT = "0"\n'
+        # linux-ndiv pins the stable tag v${LINUX_VERSION}; bitbake resolves a
+        # tag with `git ls-remote` while parsing, which BB_NO_NETWORK forbids.
+        # Offline, a placeholder commit stands in: parsing and the task graph
+        # do not depend on its value (nothing is fetched).
+        f'SRCREV:pn-linux-ndiv = "{OFFLINE_KERNEL_SRCREV}"\n'
+    )
+
+
+def _as_unprivileged() -> tuple[list[str], int, int]:
+    """Command prefix running as an unprivileged user, and its uid/gid."""
+    if os.geteuid() != 0:
+        return [], os.geteuid(), os.getegid()
+    entry = pwd.getpwnam(UNPRIVILEGED_USER)
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise LinerateError("bitbake refuses root and setpriv (util-linux) is not installed")
+    prefix = [
+        setpriv,
+        f"--reuid={entry.pw_uid}",
+        f"--regid={entry.pw_gid}",
+        "--clear-groups",
+    ]
+    return prefix, entry.pw_uid, entry.pw_gid
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, uid, gid)
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+
+def bitbake(build: Path, layers: Layers, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run bitbake in ``build`` with the environment oe-init-build-env sets."""
+    prefix, uid, gid = _as_unprivileged()
+    if prefix:
+        _chown_tree(build, uid, gid)
+    env = {
+        "PATH": f"{layers.oe_core}/scripts:{layers.bitbake}/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "BBPATH": str(build),
+        "BUILDDIR": str(build),
+        "PYTHONPATH": str(layers.bitbake / "lib"),
+        "HOME": str(build),
+        "LANG": "en_US.UTF-8",
+        "LC_ALL": "en_US.UTF-8",
+        "BB_NO_NETWORK": "1",
+    }
+    try:
+        return subprocess.run(
+            [*prefix, str(layers.bitbake / "bin" / "bitbake"), *args],
+            cwd=build,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BITBAKE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LinerateError(f"bitbake {' '.join(args)} took more than {BITBAKE_TIMEOUT} s") from exc
+
+
+@dataclass(frozen=True)
+class TaskGraph:
+    """What `bitbake -g` wrote: the recipes and tasks an image build runs."""
+
+    recipes: set[str]
+    tasks: set[str]
+
+
+def task_graph(build: Path, layers: Layers, target: str) -> TaskGraph:
+    result = bitbake(build, layers, ["-g", target])
+    if result.returncode != 0:
+        output = result.stdout[-4000:] + result.stderr[-4000:]
+        raise LinerateError(f"bitbake -g {target} failed in {build}:\n{output}")
+    recipes = set((build / "pn-buildlist").read_text().split())
+    tasks: set[str] = set()
+    for line in (build / "task-depends.dot").read_text().splitlines():
+        line = line.strip()
+        if line.startswith('"') and "->" not in line:
+            tasks.add(line.split('"')[1])
+    return TaskGraph(recipes=recipes, tasks=tasks)
