@@ -35,6 +35,7 @@ def build_images(
     progress: Progress = _quiet,
     env_overrides: dict[str, str] | None = None,
     prefer_debian: bool = False,
+    build_kernel: bool = False,
 ) -> BoardImages:
     timings: dict[str, tuple[float, bool]] = {}
 
@@ -49,7 +50,7 @@ def build_images(
 
     if kernel is None:
         progress("kernel: looking for the project's virt kernel")
-        kernel = find_kernel(prefer_debian=prefer_debian)
+        kernel = find_kernel(prefer_debian=prefer_debian, build=build_kernel, progress=progress)
     progress(f"kernel: {kernel.description} ({kernel.zimage})")
     initramfs = step("initramfs", lambda: build_initramfs(kernel))
     uimage = step("uImage", lambda: flash.build_uimage(kernel.zimage, initramfs))

@@ -52,7 +52,7 @@ def _say(msg: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    images = build_images(progress=_say, prefer_debian=args.debian_kernel)
+    images = build_images(progress=_say, prefer_debian=args.debian_kernel, build_kernel=True)
     _say(f"images ready in {time.monotonic() - t0:.1f} s")
     if args.build_only:
         return 0

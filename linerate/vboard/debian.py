@@ -50,8 +50,21 @@ def candidate_version(package: str) -> str:
     return m.group(1)
 
 
-def extract(package: str) -> Path:
-    """Download ``package:armhf`` (its candidate version) and extract it; return the tree."""
+def _extracted(pattern: str) -> Path | None:
+    """The newest tree already extracted for packages matching ``pattern`` (a glob)."""
+    trees = [p.parent for p in vboard_dir("debs").glob(f"{pattern}_*/.done")]
+    return max(trees, key=lambda p: p.stat().st_mtime) if trees else None
+
+
+def extract(package: str, refresh: bool = False) -> Path:
+    """Download ``package:armhf`` (its candidate version) and extract it; return the tree.
+
+    A tree extracted before is used as it is (no apt query: fast and reproducible)
+    unless ``refresh`` asks for apt's current candidate."""
+    if not refresh:
+        found = _extracted(package)
+        if found is not None:
+            return found
     _check_arch()
     version = candidate_version(package)
     safe = re.sub(r"[^A-Za-z0-9.+~-]", "_", f"{package}_{version}")
@@ -87,7 +100,12 @@ def busybox() -> Path:
     return path
 
 
-def newest_armmp_kernel_package() -> str:
+def newest_armmp_kernel_package(refresh: bool = False) -> str:
+    """The newest ``linux-image-<abi>-armmp`` (the one extracted before, unless refresh)."""
+    if not refresh:
+        found = _extracted("linux-image-*-armmp")
+        if found is not None:
+            return found.name.split("_", 1)[0]
     out = _run(
         ["apt-cache", "search", "--names-only", r"^linux-image-[0-9.]+-[0-9]+-armmp$"],
         "looking for a Debian armmp kernel",

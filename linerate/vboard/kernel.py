@@ -8,13 +8,18 @@ that need ndiv, SLHTTPD or the MAC patch skip with that reason.
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linerate import ROOT
 from linerate.errors import LinerateError
 from linerate.vboard import debian
+from linerate.vboard.cache import cache_root
 
 
 @dataclass(frozen=True)
@@ -53,38 +58,90 @@ def debian_kernel() -> KernelImage:
     )
 
 
+def kernel_command_available() -> bool:
+    """True when ``linerate kernel`` is registered (the kernel helper's module exists)."""
+    from linerate.cli import COMMAND_MODULES
+
+    return any(
+        name.rsplit(".", 1)[-1] in ("kernel", "kernel_cmd", "kernel_command")
+        for name in COMMAND_MODULES
+    )
+
+
+def manifest_path() -> Path:
+    """The manifest ``linerate kernel --target virt`` leaves for its newest build."""
+    return cache_root() / "kernel" / "virt" / "linerate-virt.json"
+
+
+def build_project_kernel(progress: Callable[[str], None]) -> None:
+    """Run ``linerate kernel --target virt`` (a no-op when its inputs did not change)."""
+    cmd = [sys.executable, "-m", "linerate", "kernel", "--target", "virt"]
+    progress(f"kernel: running {' '.join(cmd[2:])} (minutes when cold, seconds when cached)")
+    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=7200)
+    for line in proc.stdout.splitlines()[-5:]:
+        progress(f"kernel: {line}")
+    if proc.returncode != 0:
+        raise LinerateError(
+            "linerate kernel --target virt failed "
+            f"(exit {proc.returncode}): {proc.stderr.strip()[-1500:]}\n"
+            "fix the kernel build, or boot the Debian stand-in with --debian-kernel"
+        )
+
+
 def project_kernel() -> KernelImage | None:
-    """The project's virt kernel if ``linerate.kernel`` has built one, else None."""
+    """The project's virt kernel (and slhttpd.ko) from the kernel build's manifest."""
     override = os.environ.get("LINERATE_VBOARD_KERNEL")
     if override:
         path = Path(override)
         if not path.is_file():
             raise LinerateError(f"LINERATE_VBOARD_KERNEL={override}: no such file")
-        return _from_zimage(path, "ndiv", f"{path} (LINERATE_VBOARD_KERNEL)")
+        module = os.environ.get("LINERATE_VBOARD_SLHTTPD")
+        return _from_zimage(
+            path, Path(module) if module else None, f"{path} (from the environment)"
+        )
     try:
-        module = importlib.import_module("linerate.kernel")
-    except ImportError:
+        manifest = json.loads(manifest_path().read_text())
+    except (OSError, ValueError):
         return None
-    finder = getattr(module, "vboard_kernel", None)
-    if finder is None:
+    zimage = Path(manifest.get("zImage", ""))
+    if not zimage.is_file():
         return None
-    found = finder()
-    if found is None:
-        return None
-    return _from_zimage(Path(found), "ndiv", f"project kernel {found}")
+    module = manifest.get("module")
+    return _from_zimage(
+        zimage,
+        Path(module) if module and Path(module).is_file() else None,
+        f"project kernel {manifest.get('release', '?')} ({manifest.get('outdir', '')})",
+    )
 
 
-def _from_zimage(zimage: Path, kind: str, description: str) -> KernelImage:
-    extra: list[tuple[str, Path]] = []
-    module = os.environ.get("LINERATE_VBOARD_SLHTTPD")
-    if module:
-        extra.append(("slhttpd", Path(module)))
-    return KernelImage(zimage=zimage, kind=kind, description=description, extra=tuple(extra))
+def _from_zimage(zimage: Path, slhttpd: Path | None, description: str) -> KernelImage:
+    extra = (("slhttpd", slhttpd),) if slhttpd is not None else ()
+    if slhttpd is None:
+        description += " (no slhttpd.ko)"
+    return KernelImage(zimage=zimage, kind="ndiv", description=description, extra=extra)
 
 
-def find_kernel(prefer_debian: bool = False) -> KernelImage:
-    if not prefer_debian:
-        found = project_kernel()
-        if found is not None:
-            return found
+def _quiet(_: str) -> None:
+    pass
+
+
+def find_kernel(
+    prefer_debian: bool = False,
+    build: bool = False,
+    progress: Callable[[str], None] = _quiet,
+) -> KernelImage:
+    """The kernel to boot. ``LINERATE_VBOARD_KERNEL=debian`` (or ``prefer_debian``) picks
+    the Debian stand-in; else the project's kernel, built first when ``build`` is set and
+    ``linerate kernel`` exists; else the stand-in."""
+    if prefer_debian or os.environ.get("LINERATE_VBOARD_KERNEL") == "debian":
+        return debian_kernel()
+    if build and not os.environ.get("LINERATE_VBOARD_KERNEL"):
+        if kernel_command_available():
+            build_project_kernel(progress)
+        else:
+            progress("kernel: `linerate kernel` is not available yet: using what is built")
+    found = project_kernel()
+    if found is not None:
+        return found
+    progress("kernel: no project kernel built: booting the Debian stand-in")
     return debian_kernel()

@@ -29,7 +29,7 @@ def vboard_images() -> BoardImages:
             "qemu-system-arm is missing: run scripts/apt-backports.sh qemu-system-arm "
             "(and scripts/apt-armhf.sh) as root"
         )
-    return build_images(progress=lambda msg: print(f"vboard: {msg}"))
+    return build_images(progress=lambda msg: print(f"vboard: {msg}"), build_kernel=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,156 @@
+"""SLHTTPD inside the e1000 driver (ndiv) answering HTTP from the host through QEMU.
+
+Proof that the in-kernel server answers, not a user-space one: its counters rise
+with the requests, and the guest's TCP stack has no socket listening on port 80.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+BAD_KERNEL_LINES = re.compile(r"WARNING:|Oops|BUG:|Internal error|Call trace|Kernel panic")
+
+pytestmark = pytest.mark.usefixtures("slhttpd_module")
+
+
+def counters(vboard) -> dict[str, int]:
+    out = vboard.shell.check("cat /sys/kernel/slhttpd/counters")
+    return {name: int(value) for name, value in (line.split() for line in out.splitlines())}
+
+
+def answered(c: dict[str, int]) -> int:
+    return c["req_keepalive"] + c["req_close"]
+
+
+def curl(port: int, path: str = "/1k", retries_for: float = 20.0) -> tuple[int, int]:
+    """(HTTP status, body bytes) of a GET from the host; retries while the link comes up."""
+    deadline = time.monotonic() + retries_for
+    while True:
+        proc = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "5",
+                "-w",
+                "%{http_code} %{size_download}",
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
+        code, size = (int(x) for x in proc.stdout.split()) if proc.stdout else (0, 0)
+        if code or time.monotonic() > deadline:
+            return code, size
+        time.sleep(1)
+
+
+def listening_on_80(vboard) -> list[str]:
+    out = vboard.shell.check("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
+    lines = []
+    for line in out.splitlines()[1:]:
+        f = line.split()
+        if len(f) > 3 and f[1].endswith(":0050") and f[3] == "0A":
+            lines.append(line)
+    return lines
+
+
+def dmesg_bad(vboard) -> list[str]:
+    return [ln for ln in vboard.shell.check("dmesg").splitlines() if BAD_KERNEL_LINES.search(ln)]
+
+
+def wrk(port: int, seconds: int, close: bool) -> dict[str, float]:
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is missing: apt-get install wrk")
+    cmd = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--timeout", "5s"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    proc = subprocess.run(
+        [*cmd, f"http://127.0.0.1:{port}/1k"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    out = proc.stdout
+    m = re.search(r"(\d+) requests in", out)
+    assert m, out + proc.stderr
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests": int(m.group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "output": out,  # type: ignore[dict-item]
+    }
+
+
+def test_slhttpd_attached_to_both_nics(vboard):
+    assert "rcS: slhttpd loaded" in vboard.boot_log
+    attached = vboard.shell.check("cat /sys/kernel/slhttpd/attached").split()
+    assert "eth0" in attached and "eth1" in attached
+
+
+def test_curl_answered_in_the_driver_not_by_a_socket(vboard):
+    assert not listening_on_80(vboard), "something listens on port 80 in the guest"
+    before = counters(vboard)
+    code, size = curl(vboard.board.http_port, "/1k")
+    assert (code, size) == (200, 1024)
+    after = counters(vboard)
+    assert answered(after) > answered(before)
+    assert after["syn"] > before["syn"]
+    assert not listening_on_80(vboard)
+
+
+@pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "close"])
+def test_wrk_is_answered_by_slhttpd(vboard, close):
+    curl(vboard.board.http_port)  # link up
+    before = counters(vboard)
+    result = wrk(vboard.board.http_port, 3, close)
+    after = counters(vboard)
+    assert result["requests"] > 50, result["output"]
+    assert result["non2xx"] == 0, result["output"]
+    key = "req_close" if close else "req_keepalive"
+    assert after[key] - before[key] >= result["requests"], (before, after, result["output"])
+    assert not dmesg_bad(vboard)
+
+
+def test_module_unload_and_reload_while_wrk_runs(vboard):
+    curl(vboard.board.http_port)
+    params = vboard.shell.check("grep -v '^#' /etc/slhttpd.conf | grep = | tr '\\n' ' '")
+    load = subprocess.Popen(
+        [
+            "wrk",
+            "-t1",
+            "-c8",
+            "-d12s",
+            "--timeout",
+            "2s",
+            f"http://127.0.0.1:{vboard.board.http_port}/1k",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(2)
+        for _ in range(3):
+            vboard.shell.check("rmmod slhttpd", timeout=30)
+            time.sleep(1)
+            vboard.shell.check(f"insmod /lib/modules/slhttpd.ko {params}", timeout=30)
+            time.sleep(1)
+        out, _ = load.communicate(timeout=40)
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait(5)
+    assert re.search(r"\d+ requests in", out), out
+    assert not dmesg_bad(vboard)
+    attached = vboard.shell.check("cat /sys/kernel/slhttpd/attached").split()
+    assert "eth0" in attached
+    assert curl(vboard.board.http_port) == (200, 1024)
