@@ -1,0 +1,3 @@
+"""The flasher: a TFTP server of its own (ymodem as the fallback), and the NOR, NAND
+and SSD strategies. Every strategy checks the image in RAM before erasing anything,
+reads the flash back, and changes the boot environment last (see docs/boards.md)."""
