@@ -51,17 +51,30 @@ class InputKey:
         return self._h.hexdigest()[:length]
 
 
+#: Builds kept per kind (older ones are deleted: a pflash image is 64 MiB).
+KEEP_PER_KIND = 4
+
+
+def _prune_kind(kind_dir: Path, keep: int) -> None:
+    builds = [p for p in kind_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def cached_file(kind: str, key: str, name: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
     """Return ``(path, was_cached)`` of ``<cache>/vboard/<kind>/<key>/<name>``, building it
     with ``build(tmp_path)`` if missing (atomically: a crash leaves no half file)."""
     out_dir = vboard_dir(kind, key)
     out = out_dir / name
     if out.exists():
+        os.utime(out_dir)  # most recently used: kept by the pruning below
         return out, True
     tmp = out_dir / f".{name}.tmp{os.getpid()}"
     try:
         build(tmp)
         tmp.replace(out)
+        _prune_kind(out_dir.parent, KEEP_PER_KIND)
     finally:
         if tmp.exists():
             if tmp.is_dir():

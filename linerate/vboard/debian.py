@@ -56,11 +56,24 @@ def _extracted(pattern: str) -> Path | None:
     return max(trees, key=lambda p: p.stat().st_mtime) if trees else None
 
 
-def extract(package: str, refresh: bool = False) -> Path:
+def _prune(tree: Path, keep: tuple[str, ...]) -> None:
+    """Delete every file under ``tree`` whose relative path matches none of ``keep``."""
+    for path in sorted(tree.rglob("*"), reverse=True):
+        rel = path.relative_to(tree)
+        if path.is_file() or path.is_symlink():
+            if not any(rel.match(pattern) for pattern in keep):
+                path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def extract(package: str, refresh: bool = False, keep: tuple[str, ...] = ()) -> Path:
     """Download ``package:armhf`` (its candidate version) and extract it; return the tree.
 
     A tree extracted before is used as it is (no apt query: fast and reproducible)
-    unless ``refresh`` asks for apt's current candidate."""
+    unless ``refresh`` asks for apt's current candidate. ``keep`` (globs on paths
+    relative to the tree, matched from the right like Path.match) drops every other
+    file after extraction."""
     if not refresh:
         found = _extracted(package)
         if found is not None:
@@ -86,6 +99,8 @@ def extract(package: str, refresh: bool = False) -> Path:
             raise LinerateError(f"apt-get download {package} left {len(debs)} .deb files")
         shutil.rmtree(tree, ignore_errors=True)
         _run(["dpkg-deb", "-x", str(debs[0]), str(tree)], f"extracting {debs[0].name}")
+        if keep:
+            _prune(tree, keep)
         (tree / ".done").write_text(version + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)

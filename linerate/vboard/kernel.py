@@ -42,7 +42,7 @@ class KernelImage:
 
 def debian_kernel() -> KernelImage:
     package = debian.newest_armmp_kernel_package()
-    tree = debian.extract(package)
+    tree = debian.extract(package, keep=("boot/vmlinuz-*", "e1000.ko"))
     zimages = sorted((tree / "boot").glob("vmlinuz-*"))
     if not zimages:
         raise LinerateError(f"{package} holds no boot/vmlinuz-*")
