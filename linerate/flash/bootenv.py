@@ -25,6 +25,9 @@ def commit(
         if name in changes:
             continue
         uboot.setenv(name, old or "")
+    if not changes:
+        progress.done("unchanged, nothing saved")
+        return uboot.printenv()
     for name, value in changes.items():
         uboot.setenv(name, value)
     try:

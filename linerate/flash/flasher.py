@@ -1,0 +1,76 @@
+"""One flash, whatever the medium: pick the strategy, bring the board where it needs to be.
+
+NOR and NAND are written from U-Boot's prompt; the SSD from the running
+appliance's shell. ``flash`` returns the strategy's result; failures raise
+:class:`FlashError` saying what the board boots now and how to resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from linerate.board.control import BoardControl
+from linerate.board.profile import Profile, Tftp
+from linerate.flash.errors import FlashError
+from linerate.flash.nand import MEDIA as NAND_MEDIA
+from linerate.flash.nand import NandFlasher, NandResult
+from linerate.flash.nor import NorFlasher, NorResult
+from linerate.flash.progress import Progress
+from linerate.flash.ram import Loaded, RamLoader
+from linerate.flash.ssd import SsdFlasher, SsdResult
+
+MEDIA = ("nor", *NAND_MEDIA, "ssd")
+Result = NorResult | NandResult | SsdResult
+
+
+def default_medium(profile: Profile) -> str:
+    if profile.flash.nor is not None:
+        return "nor"
+    if profile.flash.nand is not None:
+        return "nand-kernel"
+    return "ssd"
+
+
+def tftp_overrides(tftp: Tftp, server_ip: str | None, board_ip: str | None) -> Tftp:
+    """The profile's TFTP set-up with the addresses given on the command line."""
+    if server_ip:
+        tftp = replace(tftp, bind=server_ip, serverip=server_ip, linux_serverip=server_ip)
+    if board_ip:
+        tftp = replace(tftp, ipaddr=board_ip)
+    return tftp
+
+
+def flash(
+    control: BoardControl,
+    image: Path,
+    medium: str,
+    progress: Progress,
+    slot: str | None = None,
+    transport: str = "auto",
+    tftp: Tftp | None = None,
+    after_load: Callable[[Loaded], None] | None = None,
+    allow_any_image: bool = False,
+) -> Result:
+    profile = control.profile
+    if medium not in MEDIA:
+        raise FlashError(f"unknown medium {medium!r}: one of {', '.join(MEDIA)}")
+    if not image.is_file():
+        raise FlashError(f"no image file {image}")
+    if medium == "ssd":
+        if control.probe() != "shell":
+            progress.say("the SSD is written from the running appliance: booting it")
+            control.to_uboot()
+            control.boot("boot")
+        return SsdFlasher(profile, control.shell, progress).flash(image)
+    how = control.to_uboot()
+    progress.say(f"at U-Boot's prompt ({how})")
+    loader = RamLoader(
+        control.uboot, profile, progress, transport=transport, tftp=tftp, after_load=after_load
+    )
+    if medium == "nor":
+        return NorFlasher(profile, control.uboot, progress, loader).flash(
+            image, slot=slot, allow_any=allow_any_image
+        )
+    return NandFlasher(profile, control.uboot, progress, loader).flash(image, medium)

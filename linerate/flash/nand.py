@@ -1,0 +1,152 @@
+"""NAND through U-Boot (the Mirabox): one kernel partition, one UBI partition.
+
+The NAND map has no room for A/B kernels (4 MiB), so the guarantee is weaker
+than on NOR and the messages say so: the image is CRC-checked in RAM before
+anything is erased; the partition is erased (bad blocks are skipped by U-Boot),
+written, read back into a second RAM buffer and CRC-checked. An interruption
+between erase and a good read-back leaves that partition unusable until the
+flash is rerun; U-Boot itself (the read-only ``u-boot`` partition) is never
+touched, so the board always comes back to U-Boot's prompt for the rerun.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from linerate.board.profile import Nand, Partition, Profile
+from linerate.console import ConsoleError, UBootDriver
+from linerate.flash import bootenv
+from linerate.flash.errors import FlashError, ReadOnlyRegionError
+from linerate.flash.progress import Progress
+from linerate.flash.ram import RamLoader
+
+#: Medium name (``images:`` key, ``--medium``) -> NAND partition.
+MEDIA = {"nand-kernel": "kernel", "nand-ubi": "ubi"}
+
+
+@dataclass
+class NandResult:
+    partition: str
+    size: int
+    crc: int
+    transport: str
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+
+def round_up(n: int, block: int) -> int:
+    return (n + block - 1) // block * block
+
+
+def check_writable(nand: Nand, part: Partition, size: int) -> None:
+    if part.read_only:
+        raise ReadOnlyRegionError(
+            f"refusing to write the read-only NAND partition {part.name} "
+            f"({part.offset:#x}-{part.end:#x}: the bootloader)",
+            state="nothing done: the board is untouched",
+        )
+    for other in nand.partitions:
+        if other.read_only and part.offset < other.end and other.offset < part.end:
+            raise ReadOnlyRegionError(
+                f"{part.name} overlaps the read-only {other.name}: fix the profile",
+                state="nothing done",
+            )
+    if size > part.size - nand.erase_block:
+        raise FlashError(
+            f"the image ({size} bytes) leaves no spare erase block in {part.name} "
+            f"({part.size} bytes) for a bad block: it may not fit; nothing done"
+        )
+
+
+class NandFlasher:
+    def __init__(
+        self, profile: Profile, uboot: UBootDriver, progress: Progress, loader: RamLoader
+    ) -> None:
+        if profile.flash.nand is None:
+            raise FlashError(f"board {profile.name} has no NAND flash in its profile")
+        self.profile = profile
+        self.nand: Nand = profile.flash.nand
+        self.uboot = uboot
+        self.progress = progress
+        self.loader = loader
+
+    def _run(self, command: str, timeout: float, ok: str) -> str:
+        try:
+            if self.profile.uboot.hush:
+                out = self.uboot.check(command, timeout=timeout)
+            else:
+                out = self.uboot.run(command, timeout=timeout)
+        except ConsoleError as exc:
+            raise FlashError(f"{command!r} failed: {exc}") from exc
+        if not re.search(ok, out):
+            raise FlashError(f"{command!r} did not report success ({ok!r}): {out.strip()!r}")
+        return out
+
+    def flash(self, image: Path, medium: str) -> NandResult:
+        if medium not in MEDIA:
+            raise FlashError(f"unknown NAND medium {medium!r} ({', '.join(MEDIA)})")
+        part = self.nand.partition(MEDIA[medium])
+        size = image.stat().st_size
+        check_writable(self.nand, part, size)
+        loaded = self.loader.load(image, self.profile.uboot.load_address)
+        ubi = medium == "nand-ubi"
+        # A UBI partition is erased whole: stale UBI blocks after the image would be
+        # attached with the new ones. A kernel partition only as far as needed.
+        erase_len = part.size if ubi else round_up(size, self.nand.erase_block)
+        write_len = round_up(size, self.nand.page)
+        failed = f"NAND partition {part.name} is erased or partly written: " + (
+            "the kernel does not boot until it is rewritten; U-Boot is untouched"
+            if not ubi
+            else "the root file system does not mount until it is rewritten"
+        )
+        resume = "power-cycle to U-Boot's prompt and rerun the same linerate flash command"
+        try:
+            self.progress.phase(f"nand erase {part.name} {part.offset:#x}+{erase_len:#x}")
+            self._run(f"nand erase {part.offset:#x} {erase_len:#x}", 60 + erase_len / 2e6, "OK")
+            self.progress.done()
+            self.progress.phase(f"nand write {write_len:#x} bytes to {part.name}")
+            # trimffs: pages of 0xff in a UBI image stay erased (UBIFS free space).
+            write = "nand write.trimffs" if ubi else "nand write"
+            self._run(
+                f"{write} {loaded.address:#x} {part.offset:#x} {write_len:#x}",
+                60 + write_len / 1e6,
+                "OK",
+            )
+            self.progress.done()
+            self.progress.phase(f"read back {part.name}")
+            verify = self.profile.uboot.verify_address
+            self._run(
+                f"nand read {verify:#x} {part.offset:#x} {write_len:#x}",
+                60 + write_len / 1e6,
+                "OK",
+            )
+            got = self.uboot.crc32(verify, size, timeout=120.0)
+        except FlashError as exc:
+            raise FlashError(str(exc), state=failed, resume=resume) from exc
+        if got != loaded.crc:
+            raise FlashError(
+                f"read-back CRC of {part.name} is {got:08x}, expected {loaded.crc:08x}",
+                state=failed,
+                resume=resume + " (if it repeats: nand bad, and check the partition map)",
+            )
+        self.progress.done(f"{got:08x} matches")
+        env = self.uboot.printenv()
+        changes = {
+            name: value
+            for name, value in {
+                "bootcmd": self.profile.uboot.bootcmd,
+                **self.profile.uboot.env,
+            }.items()
+            if env.get(name) != value
+        }
+        bootenv.commit(
+            self.uboot,
+            changes,
+            self.loader.restore_net(),
+            self.progress,
+            state_if_failed=f"{part.name} holds the new image (verified)",
+        )
+        return NandResult(
+            part.name, size, loaded.crc, loaded.transport, list(self.progress.timings)
+        )
