@@ -16,6 +16,8 @@ from linerate.errors import LinerateError
 COMMAND_MODULES = [
     "linerate.serve",
     "linerate.vboard.command",
+    "linerate.flash_cmd",
+    "linerate.console_cmd",
 ]
 
 
