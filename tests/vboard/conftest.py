@@ -40,7 +40,8 @@ def vboard(vboard_images: BoardImages, request: pytest.FixtureRequest) -> Iterat
         yield session
 
 
-@pytest.fixture
+# Session scope: a skip here comes before the module's board boots (wider scopes first).
+@pytest.fixture(scope="session")
 def ndiv_kernel(vboard_images: BoardImages) -> None:
     if not vboard_images.kernel.has_ndiv:
         pytest.skip(
@@ -49,7 +50,7 @@ def ndiv_kernel(vboard_images: BoardImages) -> None:
         )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def slhttpd_module(vboard_images: BoardImages, ndiv_kernel: None) -> None:
     if not any(name == "slhttpd" for name, _ in vboard_images.kernel.extra):
         pytest.skip("needs slhttpd.ko built against the ndiv kernel (make -C slhttpd/kernel)")
