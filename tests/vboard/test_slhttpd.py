@@ -112,11 +112,19 @@ def test_wrk_is_answered_by_slhttpd(vboard, close):
     curl(vboard.board.http_port)  # link up
     before = counters(vboard)
     result = wrk(vboard.board.http_port, 3, close)
+    print(result["output"])
     after = counters(vboard)
     assert result["requests"] > 50, result["output"]
     assert result["non2xx"] == 0, result["output"]
     key = "req_close" if close else "req_keepalive"
-    assert after[key] - before[key] >= result["requests"], (before, after, result["output"])
+    # Every request wrk completed was answered in the driver (give or take the few a
+    # connection had in flight when wrk stopped, or answered as retransmissions).
+    delta = after[key] - before[key] + after["req_retrans"] - before["req_retrans"]
+    assert abs(delta - result["requests"]) <= 8 + result["requests"] // 100, (
+        before,
+        after,
+        result["output"],
+    )
     assert not dmesg_bad(vboard)
 
 
