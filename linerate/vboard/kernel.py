@@ -59,13 +59,15 @@ def debian_kernel() -> KernelImage:
 
 
 def kernel_command_available() -> bool:
-    """True when ``linerate kernel`` is registered (the kernel helper's module exists)."""
-    from linerate.cli import COMMAND_MODULES
+    """True when ``linerate kernel`` is a registered sub-command."""
+    import argparse
 
-    return any(
-        name.rsplit(".", 1)[-1] in ("kernel", "kernel_cmd", "kernel_command")
-        for name in COMMAND_MODULES
-    )
+    from linerate.cli import build_parser
+
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return "kernel" in action.choices
+    return False
 
 
 def manifest_path() -> Path:
