@@ -91,11 +91,13 @@ def uboot_respond(line: str) -> str:
 def console() -> Iterator[Callable[..., SerialPort]]:
     made: list[tuple[Peer, SerialPort, int, int]] = []
 
-    def make(respond: Responder, prompt: str, mangle: str = "") -> SerialPort:
+    def make(respond: Responder, prompt: str, mangle: str = "", banner: str = "") -> SerialPort:
         master, slave = os.openpty()
         peer = Peer(master, respond, prompt, mangle)
-        peer.start()
         port = SerialPort(os.ttyname(slave), timeout=5).open()
+        if banner:
+            os.write(master, banner.encode())
+        peer.start()
         made.append((peer, port, master, slave))
         return port
 
@@ -182,3 +184,23 @@ def test_linux_run_status_and_output_without_kernel_messages(console):
 def test_parse_printenv_joins_continuations():
     text = "a=1\nb=x\ny\nEnvironment size: 3/100 bytes\n"
     assert parse_printenv(text) == {"a": "1", "b": "x\ny"}
+
+
+def test_linux_login_then_shell(console):
+    """login: -> user, Password: -> password, then the prompt and a synced shell."""
+    state = {"step": "user"}
+
+    def respond(line: str) -> str:
+        if state["step"] == "user":
+            state["step"] = "password"
+            return "Password: " if line == "root" else "login: "
+        if state["step"] == "password":
+            state["step"] = "shell"
+            return "linerate# " if line == "secret" else "Login incorrect\r\nlogin: "
+        return shell_respond(line) + "linerate# "
+
+    port = console(respond, "", banner="\r\nlinerate-vboard login: ")
+    sh = LinuxShell(port, prompt="linerate# ", password="secret")
+    sh.wait_for_shell(timeout=5)
+    assert state["step"] == "shell"
+    assert sh.run("cat /etc/hostname")[1] == "linerate-vboard\nsecond line"
