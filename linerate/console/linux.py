@@ -5,7 +5,8 @@ relies on the echo of what it typed. Each command is wrapped between two
 markers that appear in the output but not in the echo (``B''tok`` is typed,
 ``Btok`` is printed), and the exit status is printed with the end marker.
 Lines that look like kernel messages (``[   12.345678] ...``) are dropped from
-the output.
+the output; :meth:`LinuxShell.sync` turns printk timestamps on so that every
+kernel message has that form, whatever the kernel's configuration.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ class LinuxShell:
         login_prompt: str = "login: ",
         username: str = "root",
         password: str | None = None,
+        stamp_kernel_messages: bool = True,
     ) -> None:
         self.port = port
         self.prompt = prompt
         self.login_prompt = login_prompt
         self.username = username
         self.password = password
+        self.stamp_kernel_messages = stamp_kernel_messages
         self._prompt_re = re.compile(re.escape(prompt))
 
     def wait_for_shell(self, timeout: float = 90.0) -> str:
@@ -60,6 +63,10 @@ class LinuxShell:
             try:
                 self.port.expect(f"S{token}\\r?\\n", timeout=5.0)
                 self.port.expect(self._prompt_re, timeout=5.0)
+                if self.stamp_kernel_messages:
+                    # Kernel messages on the console get a "[ time]" prefix, so that
+                    # run() can tell them from a command's output (best effort).
+                    self.run("echo 1 >/sys/module/printk/parameters/time 2>/dev/null; true")
                 return
             except ConsoleError:
                 self.port.send("\x03")

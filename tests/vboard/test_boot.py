@@ -64,3 +64,13 @@ def test_boot_time_reported(vboard):
     assert vboard.time_to_uboot is not None and vboard.time_to_shell is not None
     print(f"U-Boot prompt {vboard.time_to_uboot:.2f} s, shell {vboard.time_to_shell:.2f} s")
     assert vboard.time_to_shell < 120
+
+
+def test_kernel_messages_do_not_leak_into_command_output(vboard):
+    """A kernel message printed on the console in the middle of a command."""
+    status, out = vboard.shell.run(
+        "echo before; echo '<2>linerate-test: a kernel message' >/dev/kmsg; sleep 0.2; echo after"
+    )
+    assert status == 0
+    assert out == "before\nafter"
+    assert "linerate-test: a kernel message" in vboard.port.tail()
