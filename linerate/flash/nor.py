@@ -86,7 +86,9 @@ class NorFlasher:
         self.uboot = uboot
         self.progress = progress
         self.loader = loader
-        #: Test hook: runs after the flash was written, before the read-back check.
+        #: Test hooks: after the erase, before the copy (a power loss there leaves the
+        #: slot blank); after the copy, before the read-back check.
+        self.before_write: Callable[[Partition], None] | None = None
         self.after_write: Callable[[Partition], None] | None = None
 
     def _run(self, command: str, timeout: float, ok: str) -> str:
@@ -173,6 +175,8 @@ class NorFlasher:
             self._run(f"protect off {address:#x} +{erase_len:#x}", 30.0, r"(?i)protect|^\s*$")
             self._run(f"erase {address:#x} +{erase_len:#x}", 30.0 + blocks * 3.0, r"Erased")
             self.progress.done(f"{blocks} blocks")
+            if self.before_write is not None:
+                self.before_write(part)
             self.progress.phase(f"write {loaded.size:#x} bytes to {part.name}")
             self._run(
                 f"cp.b {loaded.address:#x} {address:#x} {loaded.size:#x}",

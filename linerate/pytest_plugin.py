@@ -1,0 +1,176 @@
+"""pytest plugin for the board tests: ``--board NAME`` (default virt), ``--port DEV``.
+
+Without ``--port`` the virtual board is started (and skipped, with the reason,
+if QEMU or its U-Boot is missing). Every test gets its own console transcript in
+``artifacts/<test>/console.log``; when a test fails, the end of its transcript
+is shown in the failure report. ``tests/board/conftest.py`` wires this in.
+
+Fixtures: ``board_profile``, ``board`` (a started :class:`Target`, one per
+session), ``console_log`` (this test's transcript path), ``at_uboot`` (the board
+at U-Boot's prompt: its :class:`BoardControl`), ``at_shell`` (the board at a
+shell), ``ndiv_kernel`` (skips unless the board runs the project's kernel).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linerate import ROOT
+from linerate.board.control import BoardControl
+from linerate.board.profile import Profile, ProfileError, load_profile
+from linerate.board.target import SerialTarget, Target, VirtualTarget
+from linerate.errors import LinerateError
+
+ARTIFACTS = ROOT / "artifacts"
+_TRANSCRIPT_KEY = pytest.StashKey[Path]()
+_TAIL_LINES = 60
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("linerate board", "board tests (tests/board)")
+    try:
+        group.addoption(
+            "--board",
+            default="virt",
+            help="board profile from board/<NAME>/board.yml (default: virt)",
+        )
+        group.addoption(
+            "--port",
+            default=None,
+            help="serial console of a real board (default: start the virtual board)",
+        )
+    except ValueError:
+        pass  # registered already (the plugin loaded twice)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120]
+
+
+def test_dir(item: pytest.Item) -> Path:
+    """``artifacts/<test>/`` for one test (its node name, made a safe file name)."""
+    return ARTIFACTS / _safe(item.name)
+
+
+# -- fixtures ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def board_profile(pytestconfig: pytest.Config) -> Profile:
+    name = pytestconfig.getoption("--board")
+    try:
+        return load_profile(name)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+
+
+def _virtual_unavailable() -> str | None:
+    from linerate.vboard.launcher import QEMU, UBOOT_BIN
+
+    if shutil.which(QEMU) is None:
+        return f"{QEMU} is not installed (scripts/apt-backports.sh qemu-system-arm)"
+    if not UBOOT_BIN.is_file():
+        return f"{UBOOT_BIN} is missing (apt-get install u-boot-qemu)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Target]:
+    """The board under test, started once for the session (a virtual one without --port)."""
+    port = pytestconfig.getoption("--port")
+    session_log = ARTIFACTS / "board-session.log"
+    target: Target
+    if port:
+        target = SerialTarget(board_profile, port, transcript=session_log)
+    elif board_profile.virtual:
+        reason = _virtual_unavailable()
+        if reason:
+            pytest.skip(f"no --port and no virtual board: {reason}")
+        try:
+            from linerate.vboard.build import build_images
+
+            images = build_images()
+        except LinerateError as exc:
+            pytest.skip(f"no --port and the virtual board's images cannot be built: {exc}")
+        target = VirtualTarget(board_profile, transcript=session_log, images=images)
+    else:
+        pytest.skip(f"board {board_profile.name} is real hardware: run with --port DEV")
+    target.start()
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.fixture(autouse=True)
+def console_log(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """This test's transcript: ``artifacts/<test>/console.log`` (the board's console)."""
+    path = test_dir(request.node) / "console.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    request.node.stash[_TRANSCRIPT_KEY] = path
+    target: Target | None = None
+    if "board" in request.fixturenames:
+        target = request.getfixturevalue("board")
+        target.retarget_transcript(path)
+    yield path
+    if target is not None and getattr(target, "port", None) is not None:
+        target.port.transcript.flush()
+
+
+@pytest.fixture
+def at_uboot(board: Target) -> BoardControl:
+    """The board at U-Boot's prompt."""
+    board.control.to_uboot()
+    return board.control
+
+
+@pytest.fixture
+def at_shell(board: Target) -> BoardControl:
+    """The board at a Linux shell (booted through U-Boot if it was not)."""
+    control = board.control
+    state = control.probe()
+    if state == "login":
+        control.shell.wait_for_shell(timeout=30.0)
+    elif state != "shell":
+        control.to_uboot()
+        control.boot("boot")
+    return control
+
+
+@pytest.fixture
+def ndiv_kernel(board: Target) -> None:
+    if board.has_ndiv is False:
+        pytest.skip(
+            "needs the project's ndiv kernel (linerate kernel --target virt); the board runs "
+            f"{board.kernel_description}"
+        )
+
+
+# -- the transcript in failure reports -----------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+    outcome = yield
+    report = outcome.get_result()
+    if report.passed or report.skipped:
+        return
+    path = item.stash.get(_TRANSCRIPT_KEY, None)
+    if path is None or not path.is_file():
+        return
+    text = path.read_text(errors="replace").replace("\r", "").replace("\x1b[6n", "")
+    lines = text.rstrip("\n").split("\n")
+    tail = "\n".join(lines[-_TAIL_LINES:])
+    report.sections.append(
+        (f"console transcript ({path}, last {min(len(lines), _TAIL_LINES)} lines)", tail)
+    )

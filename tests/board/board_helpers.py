@@ -1,0 +1,77 @@
+"""Helpers the board tests share: MAC parsing, HTTP clients, SLHTTPD's body pattern."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+from linerate import ROOT
+
+LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def pinned_kernel_version() -> str:
+    """LINUX_VERSION from recipes/linux-ndiv/linux-ndiv.inc."""
+    text = (ROOT / "recipes" / "linux-ndiv" / "linux-ndiv.inc").read_text()
+    m = re.search(r'^LINUX_VERSION\s*\??=\s*"([^"]+)"', text, re.MULTILINE)
+    assert m, "no LINUX_VERSION in recipes/linux-ndiv/linux-ndiv.inc"
+    return m.group(1)
+
+
+def body(size: int) -> bytes:
+    """SLHTTPD's body of ``size`` bytes (slhttpd/PROTOCOL.md: anchored at the end)."""
+    return bytes(LINE[(64 - (size - i) % 64) % 64] for i in range(size))
+
+
+def read_response(sock: socket.socket, buf: bytes, timeout: float) -> tuple[dict[str, str], bytes, bytes]:
+    """Read one HTTP/1.1 response: (headers, body, rest of the buffer)."""
+    deadline = time.monotonic() + timeout
+    while b"\r\n\r\n" not in buf:
+        buf += _recv(sock, deadline)
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 200"), f"status line {lines[0]!r}"
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers["content-length"])
+    while len(buf) < length:
+        buf += _recv(sock, deadline)
+    return headers, buf[:length], buf[length:]
+
+
+def _recv(sock: socket.socket, deadline: float) -> bytes:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("no complete HTTP response in time")
+    sock.settimeout(left)
+    data = sock.recv(65536)
+    if not data:
+        raise ConnectionError("the server closed the connection before the response ended")
+    return data
+
+
+def connect(host: str, port: int, timeout: float = 30.0) -> socket.socket:
+    """Connect, retrying while the link comes up (the first request after boot can take
+    seconds on the virtual board)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            return socket.create_connection((host, port), timeout=5.0)
+        except OSError as exc:
+            last = exc
+            time.sleep(0.5)
+    raise ConnectionError(f"cannot connect to {host}:{port} in {timeout:.0f} s: {last}")
+
+
+def counters(text: str) -> dict[str, int]:
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
