@@ -165,3 +165,81 @@ def test_malformed_frames_do_not_crash_the_guest(vboard, link, guest_mac):
     if slhttpd_on_eth1(vboard):
         counters = vboard.shell.check("cat /sys/kernel/slhttpd/counters")
         assert counters.strip(), "SLHTTPD counters unreadable after the malformed frames"
+
+
+def collect(sock, seconds: float, want) -> list:
+    """Frames from the guest matching ``want`` during ``seconds``."""
+    got = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            data, _ = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        pkt = Ether(data)
+        if want(pkt):
+            got.append(pkt)
+    return got
+
+
+def checksums_ok(pkt) -> bool:
+    again = pkt.copy()
+    del again[IP].chksum
+    del again[TCP].chksum
+    again = Ether(bytes(again))
+    return again[IP].chksum == pkt[IP].chksum and again[TCP].chksum == pkt[TCP].chksum
+
+
+def counters(vboard) -> dict[str, int]:
+    out = vboard.shell.check("cat /sys/kernel/slhttpd/counters")
+    return {name: int(value) for name, value in (line.split() for line in out.splitlines())}
+
+
+@pytest.fixture
+def slhttpd_eth1(vboard, slhttpd_module):
+    if not slhttpd_on_eth1(vboard):
+        pytest.fail("SLHTTPD is not attached to eth1 (see /etc/slhttpd.conf)")
+
+
+def test_handshake_and_get_over_raw_frames(vboard, link, guest_mac, slhttpd_eth1):
+    """SYN, SYN-ACK, ACK+GET, response: the frames SLHTTPD forges have valid checksums,
+    the body has the asked size, and FIN closes the exchange in close mode."""
+    sport = 41000 + random.randrange(1000)
+    base = Ether(dst=guest_mac, src=HOST_MAC) / IP(src=HOST_IP, dst=GUEST_IP)
+    syn = base / TCP(sport=sport, dport=80, flags="S", seq=5000, options=[("MSS", 1460)])
+    sa = exchange(
+        vboard, link, bytes(syn), lambda p: TCP in p and p[TCP].dport == sport, timeout=10
+    )
+    assert sa is not None and str(sa[TCP].flags) == "SA" and sa[TCP].ack == 5001
+    assert checksums_ok(sa)
+    req = b"GET /100 HTTP/1.1\r\nHost: vboard\r\nConnection: close\r\n\r\n"
+    get = base / TCP(sport=sport, dport=80, flags="PA", seq=5001, ack=sa[TCP].seq + 1) / req
+    send(vboard, link, bytes(get))
+    replies = collect(link, 2.0, lambda p: TCP in p and p[TCP].dport == sport)
+    assert replies, "no answer to the GET"
+    assert all(checksums_ok(p) for p in replies)
+    payload = b"".join(bytes(p[TCP].payload) for p in replies if p[TCP].payload)
+    head, _, body = payload.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), payload[:200]
+    assert len(body) == 100
+    assert any("F" in str(p[TCP].flags) for p in replies), "close mode must end with FIN"
+
+
+def test_spoofed_ack_and_get_without_handshake_gets_no_response(
+    vboard, link, guest_mac, slhttpd_eth1
+):
+    """No amplification: an ACK+GET whose acknowledgement is not a cookie SLHTTPD gave
+    out is answered with a RST and no data."""
+    before = counters(vboard)
+    sport = 43000 + random.randrange(1000)
+    base = Ether(dst=guest_mac, src=HOST_MAC) / IP(src=HOST_IP, dst=GUEST_IP)
+    req = b"GET /100000 HTTP/1.1\r\nHost: vboard\r\n\r\n"
+    spoof = base / TCP(sport=sport, dport=80, flags="PA", seq=7001, ack=0x12345678) / req
+    send(vboard, link, bytes(spoof))
+    replies = collect(link, 1.5, lambda p: TCP in p and p[TCP].dport == sport)
+    assert not any(
+        len(p[TCP].payload) > 0 and bytes(p[TCP].payload) != b"\0" * len(p[TCP].payload)
+        for p in replies
+    ), "data sent without a handshake"
+    assert all("R" in str(p[TCP].flags) for p in replies)
+    assert counters(vboard)["bad_cookie"] > before["bad_cookie"]
