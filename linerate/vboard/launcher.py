@@ -44,6 +44,15 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec: QEMU gets SIGKILL when we die.
     libc = ctypes.CDLL(None, use_errno=True)
@@ -205,6 +214,12 @@ class VirtualBoard:
             )
         if not self.direct_kernel and not UBOOT_BIN.is_file():
             raise LinerateError(f"{UBOOT_BIN} missing: apt-get install u-boot-qemu")
+        for guest, host in self.forwards.items():
+            if not port_free(host):
+                raise LinerateError(
+                    f"host port 127.0.0.1:{host} (for the guest's port {guest}) is in use: "
+                    "stop what holds it or choose another (linerate vboard --http-port N)"
+                )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.images.pflash, self.pflash)
         self.console_link.unlink(missing_ok=True)
