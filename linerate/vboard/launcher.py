@@ -109,6 +109,7 @@ class VirtualBoard:
         if run_dir is None:
             base = ROOT / "build" / "vboard"
             base.mkdir(parents=True, exist_ok=True)
+            _prune_stale_runs(base)
             run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
         self.run_dir = run_dir
         #: guest TCP port -> host port on 127.0.0.1
@@ -171,6 +172,8 @@ class VirtualBoard:
             "chardev:con0",
             "-qmp",
             f"unix:{self.run_dir / 'qmp.sock'},server=on,wait=off",
+            "-pidfile",
+            str(self.run_dir / "qemu.pid"),
             "-drive",
             f"if=pflash,unit=1,format=raw,file={self.pflash}",
             "-netdev",
@@ -316,6 +319,27 @@ class VirtualBoard:
         tb: TracebackType | None,
     ) -> None:
         self.cleanup()
+
+
+def _prune_stale_runs(base: Path, min_age: float = 600.0) -> None:
+    """Remove run directories left by killed processes: their QEMU is gone."""
+    now = time.time()
+    for run in base.glob("run-*"):
+        try:
+            if now - run.stat().st_mtime < min_age:
+                continue
+            pid = int((run / "qemu.pid").read_text().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if pid:
+            try:
+                os.kill(pid, 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def _env_dict(text: str) -> dict[str, str]:
