@@ -1,33 +1,35 @@
 SUMMARY = "Linux 6.12 LTS with the ndiv frame diverter, for linerate boards"
 DESCRIPTION = "The pinned 6.12 stable kernel from kernel.org with linerate's \
-patch series (ndiv hook, mvneta support, MAC set-up) and configuration \
-fragments, the same ones `linerate kernel` builds offline. Packed for the \
-vendor U-Boot: a legacy uImage at 0x8000 holding zImage + the board's DTB."
+               patch series (ndiv hook, mvneta support, MAC set-up) and configuration \
+               fragments, the same ones `linerate kernel` builds offline. Packed for the \
+               vendor U-Boot: a legacy uImage at 0x8000 holding zImage + the board's DTB."
 HOMEPAGE = "https://www.kernel.org/"
 SECTION = "kernel"
 LICENSE = "GPL-2.0-only"
 LIC_FILES_CHKSUM = "file://COPYING;md5=6bc538ed5bd9a7fc9398086aedcd7e46"
 
-# The stable tree at the tag v${LINUX_VERSION}. bitbake checks that the tag
-# exists and resolves it when fetching. LINUX_VERSION, the patch series and
-# the configuration fragments come from linux-ndiv.inc (owned with the
-# series; `linerate kernel` reads the same file), in order.
+DEPENDS += "bc-native gmp-native libmpc-native openssl-native util-linux-native xz-native"
+
+PV = "${LINUX_VERSION}"
+
+# The stable tree at the tag v${LINUX_VERSION}. LINUX_VERSION, the patch
+# series and the configuration fragments come from linux-ndiv.inc (owned with
+# the series; `linerate kernel` reads the same file), in order.
+# No SRCREV yet: the commit the tag names could not be read where this layer
+# was written (no access to kernel.org), so bitbake resolves the tag with
+# `git ls-remote` while parsing, which needs the network (the offline parse
+# test supplies a placeholder, see linerate/layer_parse.py). Once a build host
+# has resolved it (`git ls-remote <url> refs/tags/v6.12.117^{}`), set
+# SRCREV = "<that commit>" here: bitbake then also checks the tag still names it.
 SRC_URI = "git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git;protocol=https;branch=linux-6.12.y;tag=v${LINUX_VERSION}"
 require linux-ndiv.inc
 
-PV = "${LINUX_VERSION}"
 LINUX_VERSION_EXTENSION ?= "-ndiv"
 KERNEL_LOCALVERSION = "${LINUX_VERSION_EXTENSION}"
-
-# Base configuration: KBUILD_DEFCONFIG (from linux-ndiv.inc) in the kernel
-# tree, then the fragments merged on top with scripts/kconfig/merge_config.sh,
-# as the offline build does.
 
 COMPATIBLE_MACHINE = "^(openblocks-ax3|mirabox)$"
 
 inherit kernel
-
-DEPENDS += "xz-native bc-native openssl-native util-linux-native gmp-native libmpc-native"
 
 def linerate_fragments(d):
     """The configuration fragments (file://*.cfg) of SRC_URI, in order."""
@@ -40,65 +42,68 @@ def linerate_fragments(d):
                 frags.append(os.path.join(d.getVar("UNPACKDIR"), os.path.basename(path)))
     return frags
 
+# Base configuration: KBUILD_DEFCONFIG (from linux-ndiv.inc) in the kernel
+# tree, then the fragments merged on top with scripts/kconfig/merge_config.sh,
+# as the offline build does.
 do_configure:prepend() {
-	oe_runmake -C ${S} O=${B} ${KBUILD_DEFCONFIG}
-	fragments="${@' '.join(linerate_fragments(d))}"
-	if [ -n "$fragments" ]; then
-		(cd ${B} && ${S}/scripts/kconfig/merge_config.sh -m -O ${B} ${B}/.config $fragments)
-	fi
+    oe_runmake -C ${S} O=${B} ${KBUILD_DEFCONFIG}
+    fragments="${@' '.join(linerate_fragments(d))}"
+    if [ -n "$fragments" ]; then
+        (cd ${B} && ${S}/scripts/kconfig/merge_config.sh -m -O ${B} ${B}/.config $fragments)
+    fi
 }
 
 # After olddefconfig: every option a fragment sets must have survived (a
 # missing dependency silently drops an option otherwise).
 do_configure:append() {
-	status=0
-	for frag in ${@' '.join(linerate_fragments(d))}; do
-		for want in $(grep -E '^CONFIG_[A-Za-z0-9_]+=' "$frag"); do
-			if ! grep -qxF "$want" ${B}/.config; then
-				bberror "$(basename $frag): $want is not in the final .config (missing dependency?)"
-				status=1
-			fi
-		done
-		for opt in $(sed -n 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p' "$frag"); do
-			if grep -q "^$opt=" ${B}/.config; then
-				bberror "$(basename $frag): $opt should be unset but is $(grep "^$opt=" ${B}/.config)"
-				status=1
-			fi
-		done
-	done
-	if ! grep -qx 'CONFIG_ARM_APPENDED_DTB=y' ${B}/.config; then
-		bberror "CONFIG_ARM_APPENDED_DTB=y is required: the vendor U-Boot boots zImage with the DTB appended"
-		status=1
-	fi
-	[ $status -eq 0 ] || bbfatal "kernel configuration does not match the fragments"
+    status=0
+    for frag in ${@' '.join(linerate_fragments(d))}; do
+        for want in $(grep -E '^CONFIG_[A-Za-z0-9_]+=' "$frag"); do
+            if ! grep -qxF "$want" ${B}/.config; then
+                bberror "$(basename $frag): $want is not in the final .config (missing dependency?)"
+                status=1
+            fi
+        done
+        for opt in $(sed -n 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p' "$frag"); do
+            if grep -q "^$opt=" ${B}/.config; then
+                bberror "$(basename $frag): $opt should be unset but is $(grep "^$opt=" ${B}/.config)"
+                status=1
+            fi
+        done
+    done
+    if ! grep -qx 'CONFIG_ARM_APPENDED_DTB=y' ${B}/.config; then
+        bberror "CONFIG_ARM_APPENDED_DTB=y is required: the vendor U-Boot boots zImage with the DTB appended"
+        status=1
+    fi
+    [ $status -eq 0 ] || bbfatal "kernel configuration does not match the fragments"
 }
 
 # The uImage the vendor U-Boot boots: zImage with the machine's DTB appended,
 # wrapped as a legacy kernel image loaded and started at UBOOT_LOADADDRESS.
 # Replaces kernel-uimage's version, which wraps the zImage without a DTB.
 do_uboot_mkimage() {
-	set -- ${KERNEL_DEVICETREE}
-	if [ $# -ne 1 ]; then
-		bbfatal "KERNEL_DEVICETREE must name exactly one DTB (got: ${KERNEL_DEVICETREE}): a uImage carries one appended tree"
-	fi
-	dtb="${B}/arch/${ARCH}/boot/dts/$1"
-	[ -f "$dtb" ] || bbfatal "DTB $dtb was not built"
-	cat ${B}/arch/${ARCH}/boot/zImage "$dtb" > ${B}/linux-dtb.bin
-	uboot-mkimage -A ${UBOOT_ARCH} -O linux -T kernel -C none \
-		-a ${UBOOT_LOADADDRESS} -e ${UBOOT_ENTRYPOINT} \
-		-n "${DISTRO_NAME}/${PV}/${MACHINE}" \
-		-d ${B}/linux-dtb.bin ${B}/arch/${ARCH}/boot/uImage
-	rm -f ${B}/linux-dtb.bin
+    set -- ${KERNEL_DEVICETREE}
+    if [ $# -ne 1 ]; then
+        bbfatal "KERNEL_DEVICETREE must name exactly one DTB (got: ${KERNEL_DEVICETREE}): a uImage carries one appended tree"
+    fi
+    dtb="${B}/arch/${ARCH}/boot/dts/$1"
+    [ -f "$dtb" ] || bbfatal "DTB $dtb was not built"
+    cat ${B}/arch/${ARCH}/boot/zImage "$dtb" > ${B}/linux-dtb.bin
+    uboot-mkimage -A ${UBOOT_ARCH} -O linux -T kernel -C none \
+        -a ${UBOOT_LOADADDRESS} -e ${UBOOT_ENTRYPOINT} \
+        -n "${DISTRO_NAME}/${PV}/${MACHINE}" \
+        -d ${B}/linux-dtb.bin ${B}/arch/${ARCH}/boot/uImage
+    rm -f ${B}/linux-dtb.bin
 }
 
 # Sizes against the flash map, printed and enforced: the Mirabox kernel
 # partition (LINERATE_KERNEL_PART_SIZE bytes). The AX3 NOR slot is checked
 # with the initramfs in the image recipe.
 do_deploy:append() {
-	size=$(stat -c %s ${B}/arch/${ARCH}/boot/uImage)
-	bbplain "linerate: uImage for ${MACHINE}: $size bytes"
-	limit="${LINERATE_KERNEL_PART_SIZE}"
-	if [ -n "$limit" ] && [ "$size" -gt "$limit" ]; then
-		bbfatal "uImage is $size bytes, more than the $limit-byte kernel partition of ${MACHINE}"
-	fi
+    size=$(stat -c %s ${B}/arch/${ARCH}/boot/uImage)
+    bbplain "linerate: uImage for ${MACHINE}: $size bytes"
+    limit="${LINERATE_KERNEL_PART_SIZE}"
+    if [ -n "$limit" ] && [ "$size" -gt "$limit" ]; then
+        bbfatal "uImage is $size bytes, more than the $limit-byte kernel partition of ${MACHINE}"
+    fi
 }

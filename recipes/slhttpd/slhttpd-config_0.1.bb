@@ -1,14 +1,13 @@
 SUMMARY = "Boot-time configuration of SLHTTPD and the script that loads it"
 DESCRIPTION = "/etc/slhttpd.conf says which ports serve, on which addresses \
-and TCP ports; variables slhttpd_* in the U-Boot environment (read with \
-fw_printenv) override it. The init script loads the module with that \
-configuration and brings the management port up."
-HOMEPAGE = "https://github.com/linerate"
+               and TCP ports; variables slhttpd_* in the U-Boot environment (read with \
+               fw_printenv) override it. The init script loads the module with that \
+               configuration and brings the management port up."
 SECTION = "base"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
-SRC_URI = " \
+SRC_URI = "\
     file://slhttpd.conf \
     file://slhttpd.init \
 "
@@ -22,10 +21,10 @@ INITSCRIPT_NAME = "slhttpd"
 INITSCRIPT_PARAMS = "start 45 S ."
 
 do_install() {
-	install -d ${D}${sysconfdir}/init.d
-	install -m 0644 ${S}/slhttpd.conf ${D}${sysconfdir}/slhttpd.conf
-	install -m 0755 ${S}/slhttpd.init ${D}${sysconfdir}/init.d/slhttpd
+    install -d ${D}${sysconfdir}/init.d
+    install -m 0644 ${S}/slhttpd.conf ${D}${sysconfdir}/slhttpd.conf
+    install -m 0755 ${S}/slhttpd.init ${D}${sysconfdir}/init.d/slhttpd
 }
 
 CONFFILES:${PN} = "${sysconfdir}/slhttpd.conf"
-RDEPENDS:${PN} = "slhttpd-module libubootenv-bin linerate-board busybox-udhcpc"
+RDEPENDS:${PN} = "busybox-udhcpc libubootenv-bin linerate-board slhttpd-module"

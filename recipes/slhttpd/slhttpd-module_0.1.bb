@@ -1,16 +1,15 @@
 SUMMARY = "SLHTTPD: stateless HTTP server in the NIC driver (ndiv application)"
 DESCRIPTION = "Kernel module that registers with the ndiv frame diverter \
-and answers HTTP requests from the receive path. Built from the layer's own \
-slhttpd/kernel and slhttpd/core: the same core sources the host builds and \
-tests, never a copy."
-HOMEPAGE = "https://github.com/linerate"
+               and answers HTTP requests from the receive path. Built from the layer's own \
+               slhttpd/kernel and slhttpd/core: the same core sources the host builds and \
+               tests, never a copy."
 SECTION = "kernel/modules"
 LICENSE = "GPL-2.0-only"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/GPL-2.0-only;md5=801f80980d171dd6425610833a22dbe6"
 
 # LINERATE_LAYERDIR is set in conf/layer.conf: the repository root.
 FILESEXTRAPATHS:prepend := "${LINERATE_LAYERDIR}:"
-SRC_URI = " \
+SRC_URI = "\
     file://slhttpd/kernel \
     file://slhttpd/core \
 "
