@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from linerate.console.errors import CommandFailedError, ConsoleError
+from linerate.console.errors import CommandFailedError, ConsoleError, ConsoleTimeoutError
 from linerate.console.port import SerialPort
 
 _KMSG_RE = re.compile(r"^\s*(<\d>)?\[\s*\d+\.\d+\] ")
@@ -83,7 +83,13 @@ class LinuxShell:
         self.port.transcript.note(f"linux run: {command}")
         self.port.send_paced(f"echo B''{token}; {command}; echo E''{token}=$?\r", chunk=64)
         self.port.expect(f"B{token}\\r?\\n", timeout=10.0)
-        self.port.expect(f"E{token}=(\\d+)\\r?\\n", timeout=timeout)
+        try:
+            self.port.expect(f"E{token}=(\\d+)\\r?\\n", timeout=timeout)
+        except ConsoleTimeoutError:
+            # Leave a usable shell behind: interrupt the command before reporting.
+            self.port.send("\x03")
+            self.port.drain(quiet=0.3, limit=2.0)
+            raise
         m = self.port.match
         status = int(m.group(1)) if m else -1
         output = self.port.before

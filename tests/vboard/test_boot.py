@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from linerate.vboard.launcher import NIC0_MAC, NIC1_MAC
 
 BAD_KERNEL_LINES = re.compile(r"WARNING:|Oops|BUG:|Internal error|Call trace|Kernel panic")
@@ -74,3 +76,11 @@ def test_kernel_messages_do_not_leak_into_command_output(vboard):
     assert status == 0
     assert out == "before\nafter"
     assert "linerate-test: a kernel message" in vboard.port.tail()
+
+
+def test_a_command_that_hangs_times_out_and_leaves_a_usable_shell(vboard):
+    from linerate.console import ConsoleTimeoutError
+
+    with pytest.raises(ConsoleTimeoutError):
+        vboard.shell.run("sleep 30", timeout=1.0)
+    assert vboard.shell.check("echo still here") == "still here"
