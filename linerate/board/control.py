@@ -16,7 +16,13 @@ import time
 from collections.abc import Callable
 
 from linerate.board.profile import Profile
-from linerate.console import ConsoleError, LinuxShell, SerialPort, UBootDriver
+from linerate.console import (
+    ConsoleError,
+    ConsoleTimeoutError,
+    LinuxShell,
+    SerialPort,
+    UBootDriver,
+)
 from linerate.console.patterns import UBOOT_SIGNON
 from linerate.errors import LinerateError
 
@@ -115,17 +121,31 @@ class BoardControl:
         if state in ("shell", "login"):
             if state == "login":
                 self.shell.wait_for_shell(timeout=30.0)
-            self.reboot_to_uboot(timeout=timeout)
-            return "rebooted from Linux"
+            return "restarted from Linux (" + self.reboot_to_uboot(timeout=timeout) + ")"
         self.power_cycle()
         self.uboot_log = self.uboot.stop_autoboot(timeout=timeout)
         return "power-cycled"
 
-    def reboot_to_uboot(self, timeout: float = 120.0) -> None:
-        """From a shell: ``reboot``, then stop U-Boot's autoboot."""
+    def reboot_to_uboot(self, timeout: float = 120.0, graceful: float = 45.0) -> str:
+        """From a shell: ``reboot``, then stop U-Boot's autoboot. If the board does not
+        restart in ``graceful`` seconds: ``reboot -f``, then a power cycle. Returns how."""
         with self.port.allow(UBOOT_SIGNON):
             self.port.sendline("reboot")
+            try:
+                self.uboot_log = self.uboot.stop_autoboot(timeout=graceful)
+                return "reboot"
+            except ConsoleTimeoutError:
+                self.say(f"`reboot` did not restart the board in {graceful:.0f} s: reboot -f")
+            self.port.send("\x03")
+            self.port.sendline("reboot -f")
+            try:
+                self.uboot_log = self.uboot.stop_autoboot(timeout=30.0)
+                return "reboot -f"
+            except ConsoleTimeoutError:
+                self.say("`reboot -f` did not restart the board either: power-cycling")
+            self.power_cycle()
             self.uboot_log = self.uboot.stop_autoboot(timeout=timeout)
+            return "power cycle"
 
     def reset_to_uboot(self, timeout: float = 60.0) -> None:
         """Power-cycle (or reset) and stop U-Boot's autoboot."""

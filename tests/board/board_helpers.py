@@ -25,7 +25,9 @@ def body(size: int) -> bytes:
     return bytes(LINE[(64 - (size - i) % 64) % 64] for i in range(size))
 
 
-def read_response(sock: socket.socket, buf: bytes, timeout: float) -> tuple[dict[str, str], bytes, bytes]:
+def read_response(
+    sock: socket.socket, buf: bytes, timeout: float
+) -> tuple[dict[str, str], bytes, bytes]:
     """Read one HTTP/1.1 response: (headers, body, rest of the buffer)."""
     deadline = time.monotonic() + timeout
     while b"\r\n\r\n" not in buf:
@@ -74,4 +76,14 @@ def counters(text: str) -> dict[str, int]:
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             out[parts[0]] = int(parts[1])
+    return out
+
+
+def ndiv_table(text: str) -> dict[str, str]:
+    """/proc/net/ndiv: interface -> attached application name."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2:
+            out[parts[0]] = parts[1]
     return out
