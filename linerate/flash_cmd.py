@@ -12,7 +12,7 @@ from linerate import ROOT
 from linerate.board.profile import available, load_profile
 from linerate.board.target import open_target
 from linerate.errors import LinerateError
-from linerate.flash.flasher import MEDIA, default_medium, flash, tftp_overrides
+from linerate.flash.flasher import MEDIA, default_medium, deployed_env, flash, tftp_overrides
 from linerate.flash.nor import NorResult
 from linerate.flash.progress import Progress
 
@@ -91,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         built = target.nor_image() if (profile.virtual and args.image is None) else None
         image = _image(args, built, profile.images, medium, profile.name)
         progress.say(f"{medium} <- {image} ({image.stat().st_size} bytes); transcript {transcript}")
+        extra = {} if (args.image is not None or profile.virtual) else deployed_env(image)
+        if extra:
+            progress.say(f"from the build's uboot-env.txt: {', '.join(extra)}")
         result = flash(
             target.control,
             image,
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             slot=args.slot,
             transport=args.transport,
             tftp=tftp,
+            extra_env=extra,
         )
         if isinstance(result, NorResult):
             progress.say(

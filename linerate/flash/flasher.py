@@ -33,6 +33,23 @@ def default_medium(profile: Profile) -> str:
     return "ssd"
 
 
+def deployed_env(image: Path) -> dict[str, str]:
+    """Variables from the build's ``*.uboot-env.txt`` next to ``image``: its ``bootargs``
+    become ``linerate_bootargs`` (the profile's ``set_bootargs`` adds the MACs); its
+    ``bootcmd`` is not used (the profile's A/B ``bootcmd`` is)."""
+    found = sorted(image.parent.glob("*.uboot-env.txt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return {}
+    out: dict[str, str] = {}
+    for line in found[-1].read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == "bootargs":
+            out["linerate_bootargs"] = value.strip()
+    return out
+
+
 def tftp_overrides(tftp: Tftp, server_ip: str | None, board_ip: str | None) -> Tftp:
     """The profile's TFTP set-up with the addresses given on the command line."""
     if server_ip:
@@ -52,6 +69,7 @@ def flash(
     tftp: Tftp | None = None,
     after_load: Callable[[Loaded], None] | None = None,
     allow_any_image: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Result:
     profile = control.profile
     if medium not in MEDIA:
@@ -71,6 +89,8 @@ def flash(
     )
     if medium == "nor":
         return NorFlasher(profile, control.uboot, progress, loader).flash(
-            image, slot=slot, allow_any=allow_any_image
+            image, slot=slot, allow_any=allow_any_image, extra_env=extra_env
         )
-    return NandFlasher(profile, control.uboot, progress, loader).flash(image, medium)
+    return NandFlasher(profile, control.uboot, progress, loader).flash(
+        image, medium, extra_env=extra_env
+    )

@@ -83,7 +83,9 @@ class NandFlasher:
             raise FlashError(f"{command!r} did not report success ({ok!r}): {out.strip()!r}")
         return out
 
-    def flash(self, image: Path, medium: str) -> NandResult:
+    def flash(
+        self, image: Path, medium: str, extra_env: dict[str, str] | None = None
+    ) -> NandResult:
         if medium not in MEDIA:
             raise FlashError(f"unknown NAND medium {medium!r} ({', '.join(MEDIA)})")
         part = self.nand.partition(MEDIA[medium])

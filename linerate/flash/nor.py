@@ -104,7 +104,13 @@ class NorFlasher:
             raise FlashError(f"{command!r} did not report success ({ok!r}): {out.strip()!r}")
         return out
 
-    def flash(self, image: Path, slot: str | None = None, allow_any: bool = False) -> NorResult:
+    def flash(
+        self,
+        image: Path,
+        slot: str | None = None,
+        allow_any: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> NorResult:
         """Write ``image`` to the inactive slot (or ``slot``), verify, switch to it."""
         data_head = image.open("rb").read(4)
         if data_head != UIMAGE_MAGIC and not allow_any:
@@ -137,7 +143,7 @@ class NorFlasher:
         loaded = self.loader.load(image, self.profile.uboot.load_address)
         result = self.write_verified(part, loaded)
         changes = {var: target, "bootcmd": self.profile.uboot.bootcmd}
-        for name, value in self.profile.uboot.env.items():
+        for name, value in {**self.profile.uboot.env, **(extra_env or {})}.items():
             if env.get(name) != value:
                 changes[name] = value
         bootenv.commit(

@@ -168,5 +168,8 @@ class SsdFlasher:
                     resume="rerun linerate flash --medium ssd",
                 ) from exc
             finally:
-                self.shell.run(cmd["cleanup"])
+                try:
+                    self.shell.run(cmd["cleanup"])
+                except ConsoleError:
+                    pass  # the console is gone: the error above says why
         return SsdResult(self.device, size, digest, list(self.progress.timings))

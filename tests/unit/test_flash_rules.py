@@ -128,3 +128,27 @@ def test_progress_on_a_terminal_draws_a_bar():
     p.done()
     assert "[###############---------------]  50.0%" in out.getvalue()
     assert "100.0%" in out.getvalue()
+
+
+def test_the_builds_uboot_env_gives_linerate_bootargs(tmp_path):
+    from linerate.flash.flasher import deployed_env
+
+    image = tmp_path / "linerate-image-openblocks-ax3.rootfs.noruimg"
+    image.write_bytes(b"x")
+    assert deployed_env(image) == {}
+    (tmp_path / "linerate-image-openblocks-ax3.rootfs.uboot-env.txt").write_text(
+        "# comment\nbootargs=console=ttyS0,115200 rdinit=/sbin/init\n"
+        "bootcmd=bootm 0xe8000000; bootm 0xe9000000\n"
+    )
+    assert deployed_env(image) == {"linerate_bootargs": "console=ttyS0,115200 rdinit=/sbin/init"}
+
+
+@pytest.mark.parametrize("name", ["openblocks-ax3", "mirabox", "virt"])
+def test_every_variable_the_flasher_sets_fits_the_command_line(name):
+    """setenv NAME 'VALUE'; echo rcXXXXXX=$? must fit U-Boot's line (CONFIG_SYS_CBSIZE)."""
+    profile = load_profile(name)
+    values = {"bootcmd": profile.uboot.bootcmd, **profile.uboot.env}
+    for var, value in values.items():
+        line = f"setenv {var} '{value}'; echo rc000000=$?"
+        assert len(line) <= profile.console.max_line, f"{var}: {len(line)} characters"
+        assert "'" not in value and all(0x20 <= ord(c) <= 0x7E for c in value)
