@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from linerate import ROOT
 from linerate.errors import LinerateError
@@ -75,23 +77,55 @@ def manifest_path() -> Path:
     return cache_root() / "kernel" / "virt" / "linerate-virt.json"
 
 
-def build_project_kernel(progress: Callable[[str], None]) -> None:
-    """Run ``linerate kernel --target virt`` (a no-op when its inputs did not change)."""
-    cmd = [sys.executable, "-m", "linerate", "kernel", "--target", "virt"]
-    progress(f"kernel: running {' '.join(cmd[2:])} (minutes when cold, seconds when cached)")
-    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=7200)
-    for line in proc.stdout.splitlines()[-5:]:
-        progress(f"kernel: {line}")
+def kernel_manifest(build: bool, progress: Callable[[str], None]) -> dict[str, Any] | None:
+    """The virt kernel's manifest from ``linerate kernel --target virt``: ``--json``
+    (builds what changed: minutes cold, seconds cached) or ``--print-paths`` (no
+    build; None when that build does not exist)."""
+    mode = "--json" if build else "--print-paths"
+    cmd = [sys.executable, "-m", "linerate", "kernel", "--target", "virt", mode]
+    if build:
+        progress("kernel: linerate kernel --target virt (minutes when cold, seconds cached)")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    errors: list[str] = []
+
+    def relay() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            errors.append(line)
+            if build:
+                progress(f"kernel: {line.rstrip()}")
+
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=7200)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise LinerateError("linerate kernel --target virt took over 2 hours") from None
+    reader.join(5)
+    if not build and proc.returncode == 3:
+        return None
     if proc.returncode != 0:
         raise LinerateError(
-            "linerate kernel --target virt failed "
-            f"(exit {proc.returncode}): {proc.stderr.strip()[-1500:]}\n"
+            f"linerate kernel --target virt {mode} failed (exit {proc.returncode}): "
+            f"{''.join(errors).strip()[-1500:]}\n"
             "fix the kernel build, or boot the Debian stand-in with --debian-kernel"
         )
+    try:
+        manifest: dict[str, Any] = json.loads(out)
+    except ValueError as exc:
+        raise LinerateError(f"linerate kernel {mode} printed no JSON: {out[:300]!r}") from exc
+    return manifest
 
 
-def project_kernel() -> KernelImage | None:
-    """The project's virt kernel (and slhttpd.ko) from the kernel build's manifest."""
+def project_kernel(
+    build: bool = False, progress: Callable[[str], None] | None = None
+) -> KernelImage | None:
+    """The project's virt kernel (and slhttpd.ko): ``LINERATE_VBOARD_KERNEL`` (a zImage,
+    with ``LINERATE_VBOARD_SLHTTPD``), else the kernel build's manifest."""
     override = os.environ.get("LINERATE_VBOARD_KERNEL")
     if override:
         path = Path(override)
@@ -101,9 +135,18 @@ def project_kernel() -> KernelImage | None:
         return _from_zimage(
             path, Path(module) if module else None, f"{path} (from the environment)"
         )
-    try:
-        manifest = json.loads(manifest_path().read_text())
-    except (OSError, ValueError):
+    say = progress or _quiet
+    manifest: dict[str, Any] | None
+    if kernel_command_available():
+        manifest = kernel_manifest(build, say)
+    else:
+        if build:
+            say("kernel: `linerate kernel` is not available: using what is built")
+        try:
+            manifest = json.loads(manifest_path().read_text())
+        except (OSError, ValueError):
+            manifest = None
+    if manifest is None:
         return None
     zimage = Path(manifest.get("zImage", ""))
     if not zimage.is_file():
@@ -137,12 +180,7 @@ def find_kernel(
     ``linerate kernel`` exists; else the stand-in."""
     if prefer_debian or os.environ.get("LINERATE_VBOARD_KERNEL") == "debian":
         return debian_kernel()
-    if build and not os.environ.get("LINERATE_VBOARD_KERNEL"):
-        if kernel_command_available():
-            build_project_kernel(progress)
-        else:
-            progress("kernel: `linerate kernel` is not available yet: using what is built")
-    found = project_kernel()
+    found = project_kernel(build=build, progress=progress)
     if found is not None:
         return found
     progress("kernel: no project kernel built: booting the Debian stand-in")
