@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "linerate.vboard.command",
     "linerate.flash_cmd",
     "linerate.console_cmd",
+    "linerate.kernel",
 ]
 
 

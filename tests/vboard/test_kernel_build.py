@@ -1,0 +1,108 @@
+"""`linerate kernel`: the virt kernel and slhttpd.ko build offline from the
+layer's inputs, the configuration is what the virtual board needs, the module
+matches the kernel, a second run is served from the cache, and the board
+configuration compiles the patched drivers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linerate import ROOT
+from linerate.kernel_build import modinfo_field, read_config
+
+COLD_TIMEOUT = 3 * 3600  # cold builds on a busy 2-core machine
+
+
+def run_kernel(*args: str, timeout: float = COLD_TIMEOUT) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "linerate", "kernel", *args, "--json"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd[2:])} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+    )
+    manifest: dict[str, Any] = json.loads(proc.stdout)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def virt() -> dict[str, Any]:
+    return run_kernel("--target", "virt")
+
+
+def test_virt_outputs_exist(virt: dict[str, Any]):
+    zimage = Path(virt["zImage"])
+    data = zimage.read_bytes()
+    assert len(data) > 1_000_000, f"{zimage} is suspiciously small"
+    assert int.from_bytes(data[0x24:0x28], "little") == 0x016F2818, f"{zimage}: not a zImage"
+    assert Path(virt["module"]).is_file()
+    assert virt["release"].startswith("6.12.")
+
+
+def test_virt_config(virt: dict[str, Any]):
+    cfg = read_config(Path(virt["config"]))
+    for name in (
+        "CONFIG_NDIV",
+        "CONFIG_MMU",
+        "CONFIG_ARCH_VIRT",
+        "CONFIG_E1000",
+        "CONFIG_PCI_HOST_GENERIC",
+        "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
+        "CONFIG_DEVTMPFS",
+        "CONFIG_BLK_DEV_INITRD",
+        "CONFIG_MODULES",
+        "CONFIG_MODULE_UNLOAD",
+        "CONFIG_COMPAT_32BIT_TIME",
+    ):
+        assert cfg.get(name) == "y", f"{name} is {cfg.get(name, 'not set')}"
+    assert "CONFIG_ARM_LPAE" not in cfg, "the virt kernel must be non-LPAE (Armada 370 has none)"
+    assert "CONFIG_CPU_V7M" not in cfg, "an ARMv7-M kernel: CONFIG_MMU got lost"
+
+
+def test_module_matches_kernel(virt: dict[str, Any]):
+    ko = Path(virt["module"])
+    vermagic = modinfo_field(ko, "vermagic")
+    assert vermagic is not None, f"{ko}: no vermagic"
+    assert vermagic.split()[0] == virt["release"], f"{vermagic!r} vs {virt['release']}"
+    assert "mod_unload" in vermagic.split()
+    assert modinfo_field(ko, "depends") is not None
+    assert modinfo_field(ko, "name") == "slhttpd"
+    data = ko.read_bytes()
+    for param in ("ifaces", "ports", "addr", "mss", "max_body"):
+        assert f"parm={param}:".encode() in data, f"no module parameter {param}"
+    # the core (slhttpd/core) is linked in: its counter names are in the module
+    assert b"req_keepalive" in data
+
+
+def test_second_run_is_cached(virt: dict[str, Any]):
+    start = time.monotonic()
+    again = run_kernel("--target", "virt", timeout=600)
+    elapsed = time.monotonic() - start
+    assert again["cached"] is True
+    assert again["zImage"] == virt["zImage"] and again["module"] == virt["module"]
+    assert elapsed < 60, f"a cached run took {elapsed:.0f} s"
+    paths = subprocess.run(
+        [sys.executable, "-m", "linerate", "kernel", "--target", "virt", "--print-paths"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert paths.returncode == 0 and json.loads(paths.stdout)["zImage"] == virt["zImage"]
+
+
+def test_boards_check_compiles_patched_drivers():
+    check = run_kernel("--target", "boards-check")
+    cfg = read_config(Path(check["config"]))
+    assert cfg.get("CONFIG_NDIV") == "y" and cfg.get("CONFIG_MVNETA") == "y"
+    assert cfg.get("CONFIG_ARM_APPENDED_DTB") == "y"
+    assert "CONFIG_ARM_LPAE" not in cfg
+    for obj in check["objects"]:
+        assert Path(obj).is_file(), f"{obj} was not compiled"
+    for dtb in check["dtbs"]:
+        assert Path(dtb).stat().st_size > 10_000, f"{dtb} missing or empty"
