@@ -1,0 +1,51 @@
+"""Host tier: slhttpd-host (ASan+UBSan) in network namespaces, real clients, crafted frames."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+from hostenv import HostEnv
+
+from linerate import netns
+
+
+def _require_host() -> None:
+    if not netns.has_capabilities(netns.CAP_NET_ADMIN, netns.CAP_SYS_ADMIN, netns.CAP_NET_RAW):
+        pytest.fail("host tests need root (network namespaces, veth, AF_PACKET): run as root")
+    for tool in ("ip", "ethtool", "iptables", "curl", "wrk", "make"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"`{tool}` missing: install scripts/apt-packages.txt (make deps)")
+
+
+def _finish(env: HostEnv) -> None:
+    problems = env.close()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def env() -> Iterator[HostEnv]:
+    """The shared server: default options, ports 80,8000-8999."""
+    _require_host()
+    e = HostEnv()
+    yield e
+    _finish(e)
+
+
+@pytest.fixture
+def make_env() -> Iterator[Callable[[Sequence[str]], HostEnv]]:
+    """A private server with extra frontend options (its own namespaces)."""
+    _require_host()
+    made: list[HostEnv] = []
+
+    def make(extra: Sequence[str]) -> HostEnv:
+        e = HostEnv(extra=extra)
+        made.append(e)
+        return e
+
+    yield make
+    problems = [p for e in made for p in e.close()]
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)

@@ -1,0 +1,298 @@
+"""Crafted frames (scapy, raw socket in the client namespace) against slhttpd-host."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from hostenv import HostEnv
+from rawlink import Conn, RawLink, fix, flags_of, payload_of
+from scapy.layers.inet import IP, TCP, IPOption
+from scapy.layers.l2 import Ether
+from slhttpd_expect import body, check_response, split_response
+
+
+@pytest.fixture
+def link(env: HostEnv) -> Iterator[RawLink]:
+    rl = RawLink(env)
+    yield rl
+    rl.close()
+
+
+def get(target: str, close: bool = False) -> bytes:
+    conn = b"Connection: close\r\n" if close else b""
+    return b"GET " + target.encode() + b" HTTP/1.1\r\nHost: t\r\n" + conn + b"\r\n"
+
+
+def delta(env: HostEnv, before: dict[str, int]) -> dict[str, int]:
+    after = env.stats()
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+def test_full_exchange_by_hand(env: HostEnv, link: RawLink) -> None:
+    """Reference: the crafted client gets a correct response (the other tests build on it)."""
+    c = Conn(link)
+    before = env.stats()
+    sa = c.handshake()
+    assert dict(sa[TCP].options).get("MSS") == 1460
+    data, _ = c.fetch(get("/3000"))
+    check_response(data, 3000)
+    d = delta(env, before)
+    assert d.get("syn") == 1 and d.get("req_keepalive") == 1
+
+
+def test_spoofed_ack_and_get_without_handshake(env: HostEnv, link: RawLink) -> None:
+    """ACK + GET with no SYN before: never any HTTP data (RST or nothing)."""
+    before = env.stats()
+    tries = 20
+    for _ in range(tries):
+        c = Conn(link, sseq=random.randint(0, 2**32 - 1))
+        replies = c.exchange(c.frame("PA", get("/100000")))
+        for r in replies:
+            assert payload_of(r) == b"", "spoofed request got data"
+            assert "R" in flags_of(r), f"unexpected reply {flags_of(r)}"
+    d = delta(env, before)
+    assert d.get("req_keepalive", 0) == 0 and d.get("req_close", 0) == 0
+    assert d.get("bad_cookie", 0) + d.get("bad_state", 0) == tries
+
+
+@pytest.mark.parametrize("mss", [88, 200, 536])
+def test_small_client_mss(env: HostEnv, link: RawLink, mss: int) -> None:
+    """Segments never exceed the client's MSS; the response is still complete."""
+    c = Conn(link)
+    sa = c.handshake(mss=mss)
+    assert dict(sa[TCP].options).get("MSS", 0) <= 1460
+    size = 4000
+    data, frames = c.fetch(get(f"/{size}"))
+    sizes = [len(payload_of(f)) for f in frames]
+    assert max(sizes) <= mss, f"segment of {max(sizes)} bytes for MSS {mss}"
+    check_response(data, size)
+
+
+def test_rst_never_answered(env: HostEnv, link: RawLink) -> None:
+    c = Conn(link)
+    c.handshake()
+    before = env.stats()
+    frames = [
+        c.frame("R"),
+        c.frame("RA"),
+        c.frame("R", seq=random.randint(0, 2**32 - 1), ack=random.randint(0, 2**32 - 1)),
+        c.frame("RA", get("/64")),
+    ]
+    for f in frames:
+        assert c.exchange(f) == [], "an RST was answered"
+    d = delta(env, before)
+    assert d.get("rst_rcvd") == len(frames)
+    assert d.get("tx_frames", 0) == 0
+
+
+def _twice(c: Conn, frame: Ether) -> list[tuple[str, int, int, bytes]]:
+    """Send the same frame twice; both answers, as (flags, seq, ack, payload) lists."""
+    answers = []
+    for _ in range(2):
+        replies = c.exchange(frame)
+        answers.append([(flags_of(r), r[TCP].seq, r[TCP].ack, payload_of(r)) for r in replies])
+    assert answers[0] == answers[1], f"duplicate FIN answered differently: {answers}"
+    assert answers[0], "FIN not answered"
+    return answers[0]
+
+
+def test_duplicate_fin_after_handshake(env: HostEnv, link: RawLink) -> None:
+    c = Conn(link)
+    c.handshake()
+    (ans,) = _twice(c, c.frame("FA"))
+    assert ans[0] == "FA" and ans[2] == c.cseq + 1
+
+
+def test_duplicate_fin_after_keepalive_response(env: HostEnv, link: RawLink) -> None:
+    c = Conn(link)
+    c.handshake()
+    req = get("/100")
+    data, _ = c.fetch(req)
+    check_response(data, 100)
+    c.cseq += len(req)
+    (ans,) = _twice(c, c.frame("FA"))
+    assert ans[0] == "FA" and ans[2] == c.cseq + 1
+
+
+def test_duplicate_fin_after_close_response(env: HostEnv, link: RawLink) -> None:
+    """Close mode: our FIN acknowledged (ACK expected), then not acknowledged (FIN-ACK)."""
+    c = Conn(link)
+    c.handshake()
+    req = get("/100", close=True)
+    data, frames = c.fetch(req)
+    check_response(data, 100, keepalive=False)
+    assert any("F" in flags_of(f) for f in frames), "close mode without our FIN"
+    c.cseq += len(req)
+    (ans,) = _twice(c, c.frame("FA"))  # acks our FIN too (c.sseq counts it)
+    assert ans[0] == "A" and ans[2] == c.cseq + 1
+    (ans,) = _twice(c, c.frame("FA", ack=c.sseq - 1))  # our FIN lost
+    assert ans[0] == "FA" and ans[2] == c.cseq + 1
+
+
+def test_duplicate_fin_mid_response(env: HostEnv, link: RawLink) -> None:
+    """FIN while the response is unfinished: RST, the same both times."""
+    c = Conn(link)
+    c.handshake()
+    replies = c.exchange(c.frame("PA", get("/20000"), win=4 * 1400))
+    assert replies, "no response"
+    first = min(replies, key=lambda r: (r[TCP].seq - c.sseq) % 2**32)
+    mid = (first[TCP].seq + len(payload_of(first))) % 2**32
+    answers = _twice(c, c.frame("FA", ack=mid))
+    assert [a[0] for a in answers] in (["R"], ["RA"])
+
+
+def test_split_headers_answered_in_close_mode(env: HostEnv, link: RawLink) -> None:
+    """Request line complete, headers cut: answered in close mode; cut request line: 400."""
+    c = Conn(link)
+    c.handshake()
+    before = env.stats()
+    data, _ = c.fetch(b"GET /500 HTTP/1.1\r\nHost: t\r\n")
+    check_response(data, 500, keepalive=False)
+    assert delta(env, before).get("split") == 1
+
+    c2 = Conn(link)
+    c2.handshake()
+    before = env.stats()
+    data, _ = c2.fetch(b"GET /50")
+    status, headers, _ = split_response(data)
+    assert status == 400 and headers["connection"] == "close"
+    assert delta(env, before).get("err_400") == 1
+
+
+def test_ip_options_are_skipped(env: HostEnv, link: RawLink) -> None:
+    """Frames with IP options are served; replies carry no options."""
+    c = Conn(link)
+    ra = {"options": [IPOption(b"\x94\x04\x00\x00")]}  # router alert
+    replies = c.exchange(c.frame("S", ack=0, ip=ra, tcp={"options": [("MSS", 1460)]}))
+    assert len(replies) == 1 and flags_of(replies[0]) == "SA"
+    assert replies[0][IP].ihl == 5
+    c.cseq += 1
+    c.sseq = replies[0][TCP].seq + 1
+    replies = c.exchange(c.frame("PA", get("/64"), ip=ra))
+    data = b"".join(payload_of(r) for r in sorted(replies, key=lambda r: r[TCP].seq))
+    check_response(data, 64)
+    assert all(r[IP].ihl == 5 for r in replies)
+
+
+def _expect_drop(env: HostEnv, c: Conn, frame: bytes | Ether, counters: tuple[str, ...]) -> None:
+    before = env.stats()
+    assert c.exchange(frame) == [], "a malformed frame was answered"
+    d = delta(env, before)
+    assert sum(d.get(k, 0) for k in counters) == 1, f"expected one of {counters}: {d}"
+    assert d.get("syn", 0) == 0 and d.get("tx_frames", 0) == 0
+
+
+def test_ip_fragments_dropped(env: HostEnv, link: RawLink) -> None:
+    c = Conn(link)
+    syn = c.frame("S", ack=0)
+    _expect_drop(env, c, fix(_with_ip(syn, flags="MF")), ("drop_frag",))
+    _expect_drop(env, c, fix(_with_ip(syn, frag=8)), ("drop_frag",))
+
+
+def _with_ip(frame: Ether, **fields: object) -> Ether:
+    f = frame.copy()
+    for k, v in fields.items():
+        setattr(f[IP], k, v)
+    return f
+
+
+def test_bad_ihl_and_data_offset(env: HostEnv, link: RawLink) -> None:
+    c = Conn(link)
+    syn = fix(c.frame("S", ack=0))
+    raw = bytearray(bytes(syn))
+    # IHL 4 (< 5), checksum fixed so only the IHL is wrong.
+    bad = bytearray(raw)
+    bad[14] = 0x44
+    _expect_drop(env, c, _ip_csum(bad), ("drop_bad_ip",))
+    # IHL 15: header longer than the packet.
+    bad = bytearray(raw)
+    bad[14] = 0x4F
+    _expect_drop(env, c, _ip_csum(bad), ("drop_bad_ip", "drop_trunc"))
+    # TCP data offset 4 (< 5) and 15 (past the segment).
+    for doff in (4, 15):
+        bad = bytearray(raw)
+        bad[14 + 20 + 12] = doff << 4 | (bad[14 + 20 + 12] & 0x0F)
+        _expect_drop(env, c, _tcp_csum(bad), ("drop_bad_tcp", "drop_trunc"))
+
+
+def test_truncated_frames(env: HostEnv, link: RawLink) -> None:
+    """IP total length larger than the frame, and a TCP header cut short."""
+    c = Conn(link)
+    raw = bytes(fix(c.frame("S", ack=0, tcp={"options": [("MSS", 1460)]})))
+    _expect_drop(env, c, raw[:-6], ("drop_trunc", "drop_bad_ip"))
+    cut = bytearray(raw[: 14 + 20 + 10])
+    cut[16:18] = (30).to_bytes(2, "big")  # consistent IP length, TCP header cut at 10 bytes
+    _expect_drop(env, c, _ip_csum(cut), ("drop_trunc", "drop_bad_tcp"))
+
+
+def test_bad_checksums(env: HostEnv, link: RawLink) -> None:
+    c = Conn(link)
+    good = fix(c.frame("S", ack=0))
+    bad_ip = good.copy()
+    bad_ip[IP].chksum ^= 0x0101
+    _expect_drop(env, c, bytes(bad_ip), ("drop_csum",))
+    bad_tcp = good.copy()
+    bad_tcp[TCP].chksum ^= 0x0101
+    _expect_drop(env, c, bytes(bad_tcp), ("drop_csum",))
+    bad_req = Conn(link)
+    bad_req.handshake()
+    req = fix(bad_req.frame("PA", get("/64")))
+    req[TCP].chksum ^= 0x0101
+    _expect_drop(env, bad_req, bytes(req), ("drop_csum",))
+    # the same frames with good checksums are answered
+    assert [flags_of(r) for r in c.exchange(good)] == ["SA"]
+
+
+def test_zero_window(env: HostEnv, link: RawLink) -> None:
+    """A request with window 0 gets no data; its retransmission with a window does."""
+    c = Conn(link)
+    c.handshake()
+    before = env.stats()
+    replies = c.exchange(c.frame("PA", get("/64"), win=0))
+    assert all(payload_of(r) == b"" for r in replies)
+    assert delta(env, before).get("drop_window") == 1
+    data, _ = c.fetch(get("/64"))
+    check_response(data, 64)
+
+
+def test_pattern_in_every_segment(env: HostEnv, link: RawLink) -> None:
+    """Each data segment alone matches the pattern at its offset (no stale bytes)."""
+    c = Conn(link)
+    c.handshake(mss=536)
+    size = 10000
+    data, frames = c.fetch(get(f"/{size}"))
+    check_response(data, size)
+    hdr_len = data.index(b"\r\n\r\n") + 4
+    start = c.sseq - len(data)
+    want = data[:hdr_len] + body(size)
+    for f in frames:
+        off = (f[TCP].seq - start) % 2**32
+        seg = payload_of(f)
+        assert want[off : off + len(seg)] == seg, f"segment at {off} differs"
+
+
+def _ip_csum(frame: bytearray) -> bytes:
+    """Recompute the IPv4 header checksum of a raw frame (IHL as written, bounded)."""
+    ihl = min((frame[14] & 0x0F) * 4, len(frame) - 14)
+    frame[24:26] = b"\0\0"
+    s = sum(int.from_bytes(frame[14 + i : 16 + i], "big") for i in range(0, ihl - ihl % 2, 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    frame[24:26] = (~s & 0xFFFF).to_bytes(2, "big")
+    return bytes(frame)
+
+
+def _tcp_csum(frame: bytearray) -> bytes:
+    """Recompute the TCP checksum (IHL 5) of a raw frame after a header edit."""
+    seg = frame[34:]
+    seg[16:18] = b"\0\0"
+    pseudo = bytes(frame[26:34]) + b"\0\x06" + len(seg).to_bytes(2, "big")
+    data = pseudo + bytes(seg) + (b"\0" if len(seg) % 2 else b"")
+    s = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    seg[16:18] = (~s & 0xFFFF).to_bytes(2, "big")
+    frame[34:] = seg
+    return bytes(frame)

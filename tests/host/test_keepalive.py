@@ -1,0 +1,99 @@
+"""Python http.client: many requests on one keep-alive connection, every size up to the limit."""
+
+from __future__ import annotations
+
+import http.client
+
+from hostenv import HostEnv
+from slhttpd_expect import BODY_LIMIT, CONN_SPAN, body
+
+
+class Client:
+    """An http.client connection whose socket lives in the client namespace; reconnects when
+    the server switches to close mode (it does after SL_CONN_SPAN bytes on a connection)."""
+
+    def __init__(self, env: HostEnv, timeout: float = 10.0) -> None:
+        self.env = env
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+        self.connections = 0
+
+    def get(self, target: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.env.addr, 80, timeout=self.timeout)
+            self.conn.sock = self.env.connect(timeout=self.timeout)
+            self.connections += 1
+        self.conn.request(method, target)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        if resp.will_close:
+            self.close()
+        return resp.status, headers, data
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def test_every_small_size_on_one_connection(env: HostEnv) -> None:
+    """Sizes 0..n-1 back to back: each body exact, one connection, counters match.
+
+    n keeps the connection below the span after which the server switches it to close mode
+    (SL_CONN_SPAN - 2 * SL_BODY_LIMIT, with at most 400 header bytes per response).
+    """
+    before = env.stats()
+    c = Client(env)
+    budget = CONN_SPAN - 2 * BODY_LIMIT
+    n = next(k for k in range(1, 100000) if k * (k - 1) // 2 + 400 * k > budget) - 1
+    assert n > 500
+    total = 0
+    try:
+        for size in range(n):
+            status, headers, data = c.get(f"/{size}")
+            total += size
+            assert status == 200, f"size {size}"
+            assert headers["connection"] == "keep-alive", f"size {size} after {total} bytes"
+            assert data == body(size), f"size {size}: body differs"
+    finally:
+        c.close()
+    after = env.stats()
+    assert c.connections == 1
+    assert after["syn"] - before["syn"] == 1
+    assert after["req_keepalive"] - before["req_keepalive"] == n
+    assert after["req_retrans"] == before["req_retrans"]
+
+
+def test_large_sizes_up_to_the_limit(env: HostEnv) -> None:
+    """Sizes across segment boundaries up to the 128 KiB limit, then one past it (413)."""
+    sizes = sorted({*range(1, BODY_LIMIT, 4999), *(k * 1451 + d for k in (1, 2, 45, 46, 90)
+                    for d in (-1, 0, 1)), 65535, 65536, BODY_LIMIT})  # fmt: skip
+    c = Client(env, timeout=20)
+    try:
+        for size in sizes:
+            status, _, data = c.get(f"/{size}")
+            assert status == 200, f"size {size}"
+            assert data == body(size), f"size {size}: body differs"
+        status, headers, _ = c.get(f"/{BODY_LIMIT + 1}")
+        assert status == 413
+        assert headers["connection"] == "close"
+    finally:
+        c.close()
+    # Large objects use up the connection's sequence span: the server closes and we reconnect.
+    total = sum(sizes)
+    assert c.connections <= total // (CONN_SPAN - 2 * BODY_LIMIT) + 2
+
+
+def test_head_and_get_interleaved(env: HostEnv) -> None:
+    c = Client(env)
+    try:
+        for size in (0, 10, 1451, 5000):
+            status, headers, data = c.get(f"/{size}", method="HEAD")
+            assert (status, data) == (200, b"")
+            assert headers["content-length"] == str(size)
+            status, _, data = c.get(f"/{size}")
+            assert (status, data) == (200, body(size))
+    finally:
+        c.close()
+    assert c.connections == 1

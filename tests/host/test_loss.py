@@ -1,0 +1,56 @@
+"""Random loss on the client's link: every response still arrives complete.
+
+Lost server segments are recovered by the client retransmitting its request (its RTO, 200 ms
+and more each time), lost requests and ACKs by the client's own TCP. Bounded request counts,
+generous timeouts.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hostenv import HostEnv
+from slhttpd_expect import body
+from test_keepalive import Client
+
+SIZES = [0, 100, 1451, 3000, 10000, 30000, 64000]
+
+
+@pytest.mark.parametrize(("percent", "rounds"), [(5, 3), (20, 2)])
+def test_loss_keepalive(env: HostEnv, percent: int, rounds: int) -> None:
+    before = env.stats()
+    done = 0
+    t0 = time.monotonic()
+    with env.loss(percent):
+        c = Client(env, timeout=60)
+        try:
+            for _ in range(rounds):
+                for size in SIZES:
+                    status, _, data = c.get(f"/{size}")
+                    assert status == 200
+                    assert data == body(size), f"size {size}: body differs"
+                    done += 1
+        finally:
+            c.close()
+    after = env.stats()
+    served = sum(after[k] - before[k] for k in ("req_keepalive", "req_close"))
+    # A request whose whole response was lost and that the client retransmits at the
+    # request state is indistinguishable from a new one: at least, never fewer.
+    assert served >= done
+    print(f"{percent}% loss: {done} responses in {time.monotonic() - t0:.1f} s, "
+          f"{after['req_retrans'] - before['req_retrans']} retransmitted requests")  # fmt: skip
+
+
+@pytest.mark.parametrize("percent", [5, 20])
+def test_loss_close_mode(env: HostEnv, percent: int) -> None:
+    """New connections each time (handshake and FINs under loss too), via curl."""
+    with env.loss(percent):
+        for size in (64, 5000, 20000):
+            r = env.client(
+                ["curl", "-s", "--max-time", "60", "-H", "Connection: close",
+                 env.url(f"/{size}")],
+                timeout=90,
+            )  # fmt: skip
+            assert r.returncode == 0, f"curl /{size} under {percent}% loss: exit {r.returncode}"
+            assert r.stdout == body(size)
