@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -125,3 +126,14 @@ def test_curl_keepalive_reuses_connection(env: HostEnv) -> None:
     after = env.stats()
     assert after["syn"] - before["syn"] == 1
     assert after["req_keepalive"] - before["req_keepalive"] == len(sizes)
+
+
+@pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) missing")
+def test_ping_and_arp(env: HostEnv) -> None:
+    """The frontend answers ARP and ICMP echo for its address (the kernel has none)."""
+    before = env.stats()
+    r = env.client(["ping", "-c", "3", "-i", "0.2", "-W", "2", env.addr], timeout=20)
+    assert r.returncode == 0, r.stdout
+    assert env.stats()["icmp"] - before["icmp"] == 3
+    neigh = env.client(["ip", "neigh", "show", env.addr]).stdout.decode()
+    assert env.topo.server_mac in neigh

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from hostenv import HostEnv
-from wrkrun import parse_wrk, wrk_argv
 
 from linerate import netns
+from linerate.wrk import parse_wrk, wrk_argv
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Run wrk and read its summary (shared by the host tests and the benchmark)."""
+"""Run wrk and read its summary (the host tests and the benchmark use it)."""
 
 from __future__ import annotations
 

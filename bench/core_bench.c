@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * Cost of the SLHTTPD core per frame, per path: prebuilt frames fed to
+ * sl_input() + every sl_emit() of the reply, in a timed loop.
+ *
+ *   core_bench [--iters N] [--path NAME] [--csum-ok]
+ *
+ * Paths: syn (SYN -> SYN-ACK), req64 / req1k / req8k (GET -> response, a
+ * whole window), ack_cont (ACK mid-response -> next segments), ack_end (final
+ * ACK -> ACK), fin (FIN -> FIN-ACK), rst (RST -> nothing), pass (another
+ * address). Prints "path frames-out ns/frame-in" lines. Under valgrind
+ * (callgrind with --instr-atstart=no) only the measured loop is instrumented,
+ * so Ir / iterations is the instruction count of one call.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <valgrind/callgrind.h>
+
+#include "slhttpd.h"
+
+#define CLIENT_IP	0x0a4d0002u
+#define SERVER_IP	0x0a4d0001u
+#define CPORT		40000
+#define SPORT		80
+
+struct frame {
+	uint8_t d[SL_FRAME_MAX];
+	uint32_t len;
+};
+
+static const uint8_t cmac[6] = { 2, 0x4c, 0x52, 0, 0, 2 };
+static const uint8_t smac[6] = { 2, 0x4c, 0x52, 0, 0, 1 };
+
+static uint32_t sum16(const uint8_t *p, uint32_t n, uint32_t s)
+{
+	for (uint32_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+/* An Ethernet + IPv4 + TCP frame from the client, checksums filled in. */
+static void build(struct frame *f, uint32_t dst, uint8_t flags, uint32_t seq, uint32_t ack,
+		  uint16_t win, const char *payload, int mss_opt)
+{
+	uint8_t *e = f->d, *ip = e + 14, *th = ip + 20;
+	uint32_t olen = mss_opt ? 4 : 0, plen = payload ? (uint32_t)strlen(payload) : 0;
+	uint32_t tlen = 20 + olen + plen, s;
+	uint8_t ph[12];
+
+	memset(f, 0, sizeof(*f));
+	memcpy(e, smac, 6);
+	memcpy(e + 6, cmac, 6);
+	put16(e + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + tlen));
+	put16(ip + 4, 1);
+	ip[8] = 64;
+	ip[9] = 6;
+	put32(ip + 12, CLIENT_IP);
+	put32(ip + 16, dst);
+	put16(ip + 10, fold(sum16(ip, 20, 0)));
+	put16(th, CPORT);
+	put16(th + 2, SPORT);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)((20 + olen) / 4) << 4;
+	th[13] = flags;
+	put16(th + 14, win);
+	if (mss_opt) {
+		th[20] = 2;
+		th[21] = 4;
+		put16(th + 22, 1460);
+	}
+	memcpy(th + 20 + olen, payload ? payload : "", plen);
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 6;
+	put16(ph + 10, (uint16_t)tlen);
+	s = sum16(ph, 12, 0);
+	put16(th + 16, fold(sum16(th, tlen, s)));
+	f->len = 14 + 20 + tlen;
+}
+
+static struct sl_config cfg;
+static struct sl_stats st;
+static uint8_t out[SL_FRAME_MAX];
+
+/* One frame in, every reply frame out; returns the number of frames out. */
+static unsigned int run_once(const struct frame *f, uint32_t rxflags, uint32_t *last_seq,
+			     uint32_t *bytes)
+{
+	struct sl_rx rx = { .data = f->d, .len = f->len, .flags = rxflags };
+	struct sl_reply rp;
+	struct sl_txinfo ti;
+	unsigned int n = 0;
+	uint32_t len;
+
+	if (sl_input(&cfg, &st, &rx, &rp) != SL_REPLY)
+		return 0;
+	while ((len = sl_emit(&cfg, &st, &rp, out, sizeof(out), 0, &ti)) > 0 && n < 4096) {
+		n++;
+		if (last_seq && len >= 54) {
+			uint32_t ihl = (out[14] & 15) * 4, doff = (out[14 + ihl + 12] >> 4) * 4;
+
+			*last_seq = get32(out + 14 + ihl + 4);
+			if (bytes)
+				*bytes = len - 14 - ihl - doff;
+		}
+	}
+	return n;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+struct path {
+	const char *name;
+	struct frame f;
+};
+
+int main(int argc, char **argv)
+{
+	static struct path paths[16];
+	unsigned int np = 0, iters = 1000000;
+	const char *only = NULL;
+	uint32_t rxflags = 0, isn = 0, cseq = 1000, seq, bytes, sseq;
+	struct frame syn, f;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+			iters = (unsigned int)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--path") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--csum-ok"))
+			rxflags = SL_RX_IP_CSUM_OK | SL_RX_L4_CSUM_OK;
+		else {
+			fprintf(stderr, "usage: core_bench [--iters N] [--path NAME] [--csum-ok]\n");
+			return 2;
+		}
+	}
+	sl_config_init(&cfg);
+	cfg.addr = SERVER_IP;
+	memcpy(cfg.mac, smac, 6);
+	cfg.flags = SL_CFG_ARP | SL_CFG_ICMP_ECHO;
+	memset(cfg.secret, 0x5a, sizeof(cfg.secret));
+	if (sl_ports_parse(&cfg, "80", 2) || sl_config_finish(&cfg)) {
+		fprintf(stderr, "core_bench: configuration rejected\n");
+		return 1;
+	}
+
+	/* The handshake, through the core itself: the SYN-ACK gives the ISN. */
+	build(&syn, SERVER_IP, 0x02, cseq, 0, 64240, NULL, 1);
+	if (run_once(&syn, 0, &isn, NULL) != 1) {
+		fprintf(stderr, "core_bench: SYN not answered\n");
+		return 1;
+	}
+	sseq = isn + 1;
+	cseq++;
+	paths[np].name = "syn";
+	paths[np++].f = syn;
+#define REQ(nm, tgt) do { \
+		paths[np].name = nm; \
+		build(&paths[np++].f, SERVER_IP, 0x18, cseq, sseq, 65535, \
+		      "GET " tgt " HTTP/1.1\r\nHost: 10.77.0.1\r\nUser-Agent: bench\r\n\r\n", 0); \
+	} while (0)
+	REQ("req64", "/64");
+	REQ("req1k", "/1k");
+	REQ("req8k", "/8k");
+
+	/* ACK mid-response: a 64k response sent into a window of 4 segments. */
+	build(&f, SERVER_IP, 0x18, cseq, sseq, 4 * 1460,
+	      "GET /64k HTTP/1.1\r\nHost: 10.77.0.1\r\n\r\n", 0);
+	if (!run_once(&f, 0, &seq, &bytes)) {
+		fprintf(stderr, "core_bench: request not answered\n");
+		return 1;
+	}
+	paths[np].name = "ack_cont";
+	build(&paths[np++].f, SERVER_IP, 0x10, cseq + (uint32_t)strlen(
+	      "GET /64k HTTP/1.1\r\nHost: 10.77.0.1\r\n\r\n"), seq + bytes, 4 * 1460, NULL, 0);
+
+	/* End of a keep-alive /64 response: its last ACK, and a FIN there. */
+	build(&f, SERVER_IP, 0x18, cseq, sseq, 65535,
+	      "GET /64 HTTP/1.1\r\nHost: 10.77.0.1\r\n\r\n", 0);
+	run_once(&f, 0, &seq, &bytes);
+	{
+		uint32_t rl = (uint32_t)strlen("GET /64 HTTP/1.1\r\nHost: 10.77.0.1\r\n\r\n");
+
+		paths[np].name = "ack_end";
+		build(&paths[np++].f, SERVER_IP, 0x10, cseq + rl, seq + bytes, 65535, NULL, 0);
+		paths[np].name = "fin";
+		build(&paths[np++].f, SERVER_IP, 0x11, cseq + rl, seq + bytes, 65535, NULL, 0);
+	}
+	paths[np].name = "rst";
+	build(&paths[np++].f, SERVER_IP, 0x04, cseq, 0, 0, NULL, 0);
+	paths[np].name = "pass";
+	build(&paths[np++].f, SERVER_IP + 1, 0x02, cseq, 0, 64240, NULL, 1);
+
+	printf("%-9s %10s %12s %12s\n", "path", "frames_out", "ns_per_in", "ns_per_out");
+	for (unsigned int p = 0; p < np; p++) {
+		unsigned int frames = 0;
+		double t0, t1;
+
+		if (only && strcmp(only, paths[p].name))
+			continue;
+		frames = run_once(&paths[p].f, rxflags, NULL, NULL);
+		CALLGRIND_ZERO_STATS;
+		CALLGRIND_START_INSTRUMENTATION;
+		t0 = now_ns();
+		for (unsigned int i = 0; i < iters; i++)
+			run_once(&paths[p].f, rxflags, NULL, NULL);
+		t1 = now_ns();
+		CALLGRIND_STOP_INSTRUMENTATION;
+		CALLGRIND_DUMP_STATS_AT(paths[p].name);
+		printf("%-9s %10u %12.1f %12.1f\n", paths[p].name, frames, (t1 - t0) / iters,
+		       frames ? (t1 - t0) / iters / frames : 0.0);
+	}
+	return 0;
+}

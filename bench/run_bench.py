@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""SLHTTPD host frontend vs nginx-light, same client, same veth, one run; plus the core's cost
+per frame per path (time and instructions). See docs/benchmark.md.
+
+    sudo .venv/bin/python bench/run_bench.py [--seconds 10] [--conns 32] [--object 1024]
+
+Needs root (namespaces), wrk, nginx-light, valgrind, a C compiler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from linerate import netns  # noqa: E402
+from linerate.errors import LinerateError  # noqa: E402
+from linerate.slhttpd_host import Frontend, build  # noqa: E402
+from linerate.wrk import WrkResult, parse_wrk, wrk_argv  # noqa: E402
+
+LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+BUILD = Path(os.environ.get("LINERATE_BUILD", REPO / "build")) / "bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def body(size: int) -> bytes:
+    return (LINE * (size // 64 + 2))[-size:] if size else b""
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+@dataclass
+class Run:
+    server: str
+    mode: str
+    wrk: WrkResult
+    cpu: float
+
+    @property
+    def cpu_us_per_req(self) -> float:
+        return self.cpu / self.wrk.requests * 1e6 if self.wrk.requests else float("nan")
+
+
+def measure(
+    topo: netns.Topology, server: str, pids: list[int], url: str, args: argparse.Namespace
+) -> list[Run]:
+    runs = []
+    for mode, close in (("keep-alive", False), ("close", True)):
+        argv = wrk_argv(url, seconds=args.seconds, conns=args.conns, threads=1, close=close)
+        c0 = cpu_seconds(pids)
+        proc = subprocess.run(
+            netns.in_ns(topo.client_ns, argv),
+            capture_output=True,
+            text=True,
+            timeout=args.seconds + 60,
+            check=False,
+        )
+        cpu = cpu_seconds(pids) - c0
+        if proc.returncode != 0:
+            raise LinerateError(f"wrk failed: {proc.stderr}")
+        res = parse_wrk(proc.stdout)
+        runs.append(Run(server, mode, res, cpu))
+        print(f"  {server:8} {mode:10} {res.rps:10.0f} req/s  cpu {cpu:.2f} s"
+              f"  errors {res.socket_errors or 0}  non-2xx {res.non_2xx}", flush=True)  # fmt: skip
+        time.sleep(1)
+    return runs
+
+
+def bench_slhttpd(topo: netns.Topology, args: argparse.Namespace) -> list[Run]:
+    build(asan=False, force=True)
+    fe = Frontend(iface=topo.server_if, addr=topo.server_addr, netns=topo.server_ns)
+    fe.start()
+    try:
+        return measure(topo, "slhttpd", [fe.pid], f"http://{topo.server_addr}/{args.object}", args)
+    finally:
+        fe.stop()
+
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen {addr}:80 reuseport backlog=4096;
+        root {tmp}/www;
+        default_type text/plain;
+    }}
+}}
+"""
+
+
+def bench_nginx(topo: netns.Topology, args: argparse.Namespace) -> list[Run]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise LinerateError("nginx not found: apt-get install nginx-light")
+    s = topo.server_ns
+    netns.run(["ip", "-n", s, "addr", "add", f"{topo.server_addr}/24", "dev", topo.server_if])
+    with tempfile.TemporaryDirectory(prefix="lr-nginx-") as tmp:
+        os.chmod(tmp, 0o755)  # nginx workers run as an unprivileged user
+        www = Path(tmp, "www")
+        www.mkdir(mode=0o755)
+        obj = www / str(args.object)
+        obj.write_bytes(body(args.object))
+        obj.chmod(0o644)
+        conf = Path(tmp, "nginx.conf")
+        conf.write_text(NGINX_CONF.format(tmp=tmp, addr=topo.server_addr))
+        proc = subprocess.Popen(
+            netns.in_ns(s, [nginx, "-c", str(conf), "-p", tmp]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            workers = _nginx_workers(proc)
+            return measure(topo, "nginx", workers, f"http://{topo.server_addr}/{args.object}", args)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            netns.run(
+                ["ip", "-n", s, "addr", "del", f"{topo.server_addr}/24", "dev", topo.server_if],
+                check=False,
+            )
+
+
+def _nginx_workers(proc: subprocess.Popen[bytes]) -> list[int]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LinerateError(f"nginx exited: {proc.stderr.read() if proc.stderr else ''}")
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        if children:
+            return [proc.pid, *map(int, children)]
+        time.sleep(0.1)
+    raise LinerateError("nginx started no worker within 10 s")
+
+
+def core_costs(iters: int) -> tuple[str, dict[str, float]]:
+    """Build bench/core_bench.c; its timings, and instructions per call under callgrind."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "core_bench"
+    core = sorted(str(p) for p in (REPO / "slhttpd" / "core").glob("*.c"))
+    cmd = ["cc", "-std=gnu11", "-O2", "-g", "-I", str(REPO / "slhttpd" / "core"), "-o", str(exe),
+           str(REPO / "bench" / "core_bench.c"), *core]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=300)
+    table = subprocess.run(
+        [str(exe), "--iters", str(iters)], capture_output=True, text=True, check=True, timeout=600
+    ).stdout
+    instr: dict[str, float] = {}
+    if shutil.which("valgrind"):
+        paths = [ln.split()[0] for ln in table.splitlines()[1:] if ln.strip()]
+        n = 2000
+        for path in paths:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp, "cg.out")
+                subprocess.run(
+                    ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                     f"--callgrind-out-file={out}", str(exe), "--iters", str(n), "--path", path],
+                    capture_output=True, check=True, timeout=600,
+                )  # fmt: skip
+                dumps = sorted(Path(tmp).glob("cg.out.*"))
+                m = re.search(r"^totals: (\d+)", dumps[0].read_text(), re.M) if dumps else None
+                if m:
+                    instr[path] = int(m.group(1)) / n
+    return table, instr
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=10, help="each wrk run (default 10)")
+    ap.add_argument("--conns", type=int, default=32, help="wrk connections (default 32)")
+    ap.add_argument("--object", type=int, default=1024, help="object size, bytes (default 1024)")
+    ap.add_argument("--core-iters", type=int, default=500000, help="core_bench loop length")
+    ap.add_argument("--skip-net", action="store_true", help="only the core costs")
+    ap.add_argument("--skip-core", action="store_true", help="only the network runs")
+    args = ap.parse_args()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"{_cpu_model()}, kernel {platform.release()}")  # fmt: skip
+    runs: list[Run] = []
+    if not args.skip_net:
+        netns.require_tools("ip", "ethtool")
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk not found: apt-get install wrk")
+        topo = netns.Topology(prefix="lrb")
+        netns.create(topo)
+        try:
+            print(f"wrk -t1 -c{args.conns} -d{args.seconds}s, object {args.object} bytes, veth "
+                  f"between namespaces {topo.client_ns} and {topo.server_ns}")  # fmt: skip
+            runs += bench_slhttpd(topo, args)
+            runs += bench_nginx(topo, args)
+        finally:
+            netns.destroy(topo)
+        _print_runs(runs)
+    if args.skip_core:
+        return 0
+    table, instr = core_costs(args.core_iters)
+    print("\nSLHTTPD core, per received frame (sl_input + every sl_emit of its reply), "
+          "checksums verified in software:")  # fmt: skip
+    for i, line in enumerate(table.splitlines()):
+        path = line.split()[0] if line.strip() else ""
+        extra = "instr_per_in" if i == 0 else (f"{instr[path]:.0f}" if path in instr else "-")
+        print(f"  {line} {extra:>13}")
+    return 0
+
+
+def _print_runs(runs: list[Run]) -> None:
+    by = {(r.server, r.mode): r for r in runs}
+    print(f"\n{'':34}{'SLHTTPD host':>14}{'nginx-light':>14}")
+    rows = [
+        ("requests/s, keep-alive", "keep-alive", lambda r: f"{r.wrk.rps:.0f}"),
+        ("connections/s, close mode", "close", lambda r: f"{r.wrk.rps:.0f}"),
+        ("server CPU us/request, keep-alive", "keep-alive", lambda r: f"{r.cpu_us_per_req:.2f}"),
+        ("server CPU us/request, close", "close", lambda r: f"{r.cpu_us_per_req:.2f}"),
+        ("wrk socket errors + non-2xx (ka)", "keep-alive",
+         lambda r: str(sum(r.wrk.socket_errors.values()) + r.wrk.non_2xx)),
+        ("wrk socket errors + non-2xx (close)", "close",
+         lambda r: str(sum(r.wrk.socket_errors.values()) + r.wrk.non_2xx)),
+    ]  # fmt: skip
+    for label, mode, fmt in rows:
+        cells = [fmt(by[(s, mode)]) if (s, mode) in by else "-" for s in ("slhttpd", "nginx")]
+        print(f"{label:34}{cells[0]:>14}{cells[1]:>14}")
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except LinerateError as exc:
+        raise SystemExit(f"bench: error: {exc}") from None
