@@ -10,10 +10,12 @@ need no sources.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,9 @@ LAYERS_ENV = "LINERATE_LAYERS_DIR"
 #: takes 1-3 minutes).
 BITBAKE_TIMEOUT = 900
 UNPRIVILEGED_USER = "nobody"
+#: Seconds to wait for a finished command's bitbake server to save its cache
+#: and exit (the next command would otherwise reparse everything).
+SERVER_EXIT_TIMEOUT = 180
 #: Stand-in for the kernel tag's commit when parsing offline (see
 #: write_build_conf); never used to fetch.
 OFFLINE_KERNEL_SRCREV = "0" * 40
@@ -139,6 +144,7 @@ def bitbake(build: Path, layers: Layers, args: list[str]) -> subprocess.Complete
         "LC_ALL": "en_US.UTF-8",
         "BB_NO_NETWORK": "1",
     }
+    wait_for_server_exit(build)
     try:
         return subprocess.run(
             [*prefix, str(layers.bitbake / "bin" / "bitbake"), *args],
@@ -151,6 +157,27 @@ def bitbake(build: Path, layers: Layers, args: list[str]) -> subprocess.Complete
         )
     except subprocess.TimeoutExpired as exc:
         raise LinerateError(f"bitbake {' '.join(args)} took more than {BITBAKE_TIMEOUT} s") from exc
+
+
+def wait_for_server_exit(build: Path, timeout: float = SERVER_EXIT_TIMEOUT) -> None:
+    """Wait until no bitbake server holds the build directory's lock."""
+    lock = build / "bitbake.lock"
+    if not lock.exists():
+        return
+    deadline = time.monotonic() + timeout
+    with open(lock, "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LinerateError(
+                        f"a bitbake server still holds {lock} after {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.5)
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""bitbake parses the layer for both machines and plans linerate-image.
+
+Runs only with the third-party layers checked out kas-style in
+$LINERATE_LAYERS_DIR (openembedded-core/ and bitbake/, at the commits kas.yml
+pins), as an unprivileged user, with BB_NO_NETWORK = "1". A cold parse takes
+1-3 minutes per machine on two cores.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from layerlib import MACHINES, ROOT
+
+from linerate import layer_parse
+from linerate.kernel_source import cache_root
+
+#: Recipes and image tasks each machine's linerate-image must pull in.
+EXPECTED_RECIPES = {
+    "linux-ndiv",
+    "slhttpd-module",
+    "slhttpd-config",
+    "linerate-board",
+    "libubootenv",
+    "busybox",
+    "u-boot-tools-native",
+}
+EXPECTED_TASKS = {
+    "openblocks-ax3": {
+        "linerate-image.do_image_noruimg",
+        "linerate-image.do_image_wic",
+        "linerate-image.do_image_cpio",
+        "linerate-image.do_linerate_uboot_env",
+        "linux-ndiv.do_uboot_mkimage",
+    },
+    "mirabox": {
+        "linerate-image.do_image_ubi",
+        "linerate-image.do_image_ubifs",
+        "linerate-image.do_linerate_uboot_env",
+        "linux-ndiv.do_uboot_mkimage",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def layers() -> layer_parse.Layers:
+    found = layer_parse.layers_from_env()
+    if found is None:
+        pytest.skip(
+            f"{layer_parse.LAYERS_ENV} is not set: no third-party layers to parse with "
+            "(kas checkout kas.yml puts them in layers/)"
+        )
+    problems = found.problems()
+    assert not problems, f"{layer_parse.LAYERS_ENV}={found.root}: missing {problems}"
+    return found
+
+
+def test_layers_are_at_the_pinned_commits(layers):
+    repos = yaml.safe_load((ROOT / "kas.yml").read_text())["repos"]
+    for name, path in (("openembedded-core", layers.oe_core), ("bitbake", layers.bitbake)):
+        head = layer_parse.git_head(path)
+        assert head == repos[name]["commit"], (
+            f"{path} is at {head or 'no git commit'}, kas.yml pins {repos[name]['commit']}: "
+            "check out the pinned commit (kas checkout kas.yml)"
+        )
+
+
+@pytest.fixture(scope="module")
+def build_root() -> Path:
+    path = cache_root() / "layer" / "bitbake-parse"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_bitbake_parses_and_plans_the_image(machine, layers, build_root):
+    build = build_root / machine
+    shutil.rmtree(build / "conf", ignore_errors=True)
+    layer_parse.write_build_conf(build, ROOT, layers, machine)
+    parsed = layer_parse.bitbake(build, layers, ["-p"])
+    output = parsed.stdout + parsed.stderr
+    assert parsed.returncode == 0, f"bitbake -p for {machine} failed:\n{output[-6000:]}"
+    assert " 0 errors." in output and "WARNING" not in output, output[-6000:]
+    graph = layer_parse.task_graph(build, layers, "linerate-image")
+    assert EXPECTED_RECIPES <= graph.recipes, EXPECTED_RECIPES - graph.recipes
+    assert EXPECTED_TASKS[machine] <= graph.tasks, EXPECTED_TASKS[machine] - graph.tasks
+    # No network login daemon and no systemd in the plan.
+    assert not {"dropbear", "openssh", "systemd"} & graph.recipes
