@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "linerate.flash_cmd",
     "linerate.console_cmd",
     "linerate.kernel",
+    "linerate.build",
 ]
 
 
