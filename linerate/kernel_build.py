@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -382,4 +383,18 @@ def build(
     tmp_link.symlink_to(out.name)
     os.replace(tmp_link, link)
     result["cached"] = False
+    prune_outdirs(target.outdir_prefix, keep={out})
     return result
+
+
+def prune_outdirs(prefix: str, keep: set[Path], newest: int = 2) -> None:
+    """Delete all but the newest output directories of a prefix (about 150 MB
+    each for virt, 1.5 GB for boards); @keep always stays."""
+    dirs = sorted(
+        (d for d in kernel_cache().glob(f"{prefix}-*") if d.is_dir() and not d.is_symlink()),
+        key=lambda d: d.stat().st_mtime,
+        reverse=True,
+    )
+    for d in dirs[newest:]:
+        if d not in keep:
+            shutil.rmtree(d, ignore_errors=True)
