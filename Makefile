@@ -16,8 +16,8 @@ slhttpd:
 	$(MAKE) -C slhttpd
 
 lint: deps
-	$(VENV)/bin/ruff check linerate tests
-	$(VENV)/bin/ruff format --check linerate tests
+	$(VENV)/bin/ruff check linerate tests slhttpd bench
+	$(VENV)/bin/ruff format --check linerate tests slhttpd bench
 	$(VENV)/bin/mypy linerate
 
 test: deps slhttpd lint
