@@ -17,13 +17,17 @@ from test_keepalive import Client
 SIZES = [0, 100, 1451, 3000, 10000, 30000, 64000]
 
 
+@pytest.mark.parametrize("nodelay", [True, False], ids=["nodelay", "nagle"])
 @pytest.mark.parametrize(("percent", "rounds"), [(5, 3), (20, 2)])
-def test_loss_keepalive(env: HostEnv, percent: int, rounds: int) -> None:
+def test_loss_keepalive(env: HostEnv, percent: int, rounds: int, nodelay: bool) -> None:
+    """http.client on one connection; with Nagle (Python's default) the next request waits
+    for the previous one to be acknowledged, so a lost final ACK from the server makes the
+    client retransmit the previous request at the request state."""
     before = env.stats()
     done = 0
     t0 = time.monotonic()
     with env.loss(percent):
-        c = Client(env, timeout=60)
+        c = Client(env, timeout=60, nodelay=nodelay)
         try:
             for _ in range(rounds):
                 for size in SIZES:
