@@ -10,11 +10,12 @@ from typing import Any
 
 from linerate import ROOT
 from linerate.board.profile import available, load_profile
-from linerate.board.target import open_target
+from linerate.board.target import VirtualTarget, open_target
 from linerate.errors import LinerateError
 from linerate.flash.flasher import MEDIA, default_medium, deployed_env, flash, tftp_overrides
 from linerate.flash.nor import NorResult
 from linerate.flash.progress import Progress
+from linerate.vboard.build import build_images
 
 
 def register(sub: Any) -> None:
@@ -88,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.port and profile.virtual:
         progress.say("no --port: starting a throw-away virtual board (its flash is discarded)")
     with open_target(profile, args.port, transcript) as target:
-        built = target.nor_image() if (profile.virtual and args.image is None) else None
+        built = None
+        if profile.virtual and args.image is None:
+            if isinstance(target, VirtualTarget):
+                built = target.nor_image()
+            else:  # a running `linerate vboard`: the uImage it boots (cached)
+                built = build_images().uimage
         image = _image(args, built, profile.images, medium, profile.name)
         progress.say(f"{medium} <- {image} ({image.stat().st_size} bytes); transcript {transcript}")
         extra = {} if (args.image is not None or profile.virtual) else deployed_env(image)
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
             progress.phase("boot to a shell")
             target.control.boot("boot")
             progress.done()
+        elif medium != "ssd" and args.port:
+            progress.say("the board waits at U-Boot's prompt: type boot there, or power-cycle")
     progress.say(f"done in {time.monotonic() - t0:.1f} s")
     for name, seconds in progress.timings:
         print(f"  {seconds:7.2f} s  {name}")

@@ -152,12 +152,13 @@ class VirtualTarget(Target):
 
 
 def open_target(profile: Profile, device: str | None, transcript: Path | None = None) -> Target:
-    """A started target: the device if given, else the virtual board (virt profile only)."""
+    """The target (not started: use it as a context manager): the device if given, else
+    the virtual board (virt profile only)."""
     if device:
-        return SerialTarget(profile, device, transcript).start()
+        return SerialTarget(profile, device, transcript)
     if not profile.virtual:
         raise LinerateError(
             f"board {profile.name} is real hardware: give its console with --port "
             "(e.g. /dev/ttyUSB0)"
         )
-    return VirtualTarget(profile, transcript).start()
+    return VirtualTarget(profile, transcript)
