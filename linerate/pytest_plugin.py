@@ -66,7 +66,9 @@ def test_dir(item: pytest.Item) -> Path:
 
 @pytest.fixture(scope="session")
 def board_profile(pytestconfig: pytest.Config) -> Profile:
-    name = pytestconfig.getoption("--board")
+    # Defaults also when tests/board/conftest.py was not loaded at start-up (then the
+    # options are not registered: ``pytest tests -m board``).
+    name = pytestconfig.getoption("--board", default="virt") or "virt"
     try:
         return load_profile(name)
     except ProfileError as exc:
@@ -86,7 +88,7 @@ def _virtual_unavailable() -> str | None:
 @pytest.fixture(scope="session")
 def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Target]:
     """The board under test, started once for the session (a virtual one without --port)."""
-    port = pytestconfig.getoption("--port")
+    port = pytestconfig.getoption("--port", default=None)
     session_log = ARTIFACTS / "board-session.log"
     target: Target
     if port:
@@ -171,6 +173,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     text = path.read_text(errors="replace").replace("\r", "").replace("\x1b[6n", "")
     lines = text.rstrip("\n").split("\n")
     tail = "\n".join(lines[-_TAIL_LINES:])
-    report.sections.append(
-        (f"console transcript ({path}, last {min(len(lines), _TAIL_LINES)} lines)", tail)
-    )
+    title = f"console transcript ({path}, last {min(len(lines), _TAIL_LINES)} lines)"
+    if all(name != title for name, _ in report.sections):  # once, if wired in twice
+        report.sections.append((title, tail))
