@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 from linerate.errors import LinerateError
@@ -30,6 +29,7 @@ BUILD_TOOLS = {
     "flex": "flex",
     "patch": "patch",
     "xz": "xz-utils",
+    "tar": "tar",
     "perl": "perl",
 }
 #: Header -> Debian package (host tools the kernel build compiles).
@@ -141,8 +141,14 @@ def prepare_source(inputs: KernelInputs, log: Path) -> Path:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="tar")
+        res = subprocess.run(
+            ["tar", "-xf", str(tarball), "-C", str(tmp)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if res.returncode != 0:
+            raise LinerateError(f"cannot extract {tarball}: {res.stderr.strip()}")
         tops = [p for p in tmp.iterdir() if p.is_dir()]
         if len(tops) != 1 or not (tops[0] / "Makefile").is_file():
             raise LinerateError(f"{tarball}: expected one kernel tree at its top, found {tops}")

@@ -312,8 +312,13 @@ static int sl_param_set(const char *val, const struct kernel_param *kp,
 	err = set(val, kp);
 	if (!err && sl_live) {
 		err = sl_apply();
-		if (err)
+		if (err) {
+			/* back to the old value; an attach may have failed half
+			 * way, so apply it again
+			 */
 			set(strim(saved), kp);
+			sl_apply();
+		}
 	}
 	mutex_unlock(&sl_lock);
 	kfree(saved);
