@@ -160,7 +160,8 @@ def _nginx_workers(proc: subprocess.Popen[bytes]) -> list[int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise LinerateError(f"nginx exited: {proc.stderr.read() if proc.stderr else ''}")
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise LinerateError(f"nginx exited: {err}")
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         if children:
             return [proc.pid, *map(int, children)]

@@ -11,6 +11,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from hostenv import HostEnv
 from scapy.layers.inet import IP, TCP
@@ -102,11 +103,11 @@ class Conn:
         seq: int | None = None,
         ack: int | None = None,
         win: int | None = None,
-        ip: dict[str, object] | None = None,
-        tcp: dict[str, object] | None = None,
+        ip: dict[str, Any] | None = None,
+        tcp: dict[str, Any] | None = None,
     ) -> Ether:
-        ip_kw: dict[str, object] = {"src": CRAFT_ADDR, "dst": self.link.env.addr, **(ip or {})}
-        tcp_kw: dict[str, object] = {
+        ip_kw: dict[str, Any] = {"src": CRAFT_ADDR, "dst": self.link.env.addr, **(ip or {})}
+        tcp_kw: dict[str, Any] = {
             "sport": self.sport,
             "dport": self.dport,
             "flags": flags,
@@ -118,7 +119,7 @@ class Conn:
         f = self.link.ether() / IP(**ip_kw) / TCP(**tcp_kw)
         if payload:
             f = f / Raw(payload)
-        return f
+        return cast(Ether, f)
 
     def exchange(self, frame: Packet | bytes, first: float = 0.3) -> list[Ether]:
         """Send a frame, return the replies (none if nothing comes within ``first`` s)."""
