@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from linerate.errors import LinerateError
-from linerate.kernel_build import build, outdir, read_manifest, targets
+from linerate.kernel_build import build, finished_build, outdir, read_manifest, targets
 from linerate.kernel_inc import INC_PATH, parse_inc
 from linerate.kernel_source import check_prerequisites, kernel_cache, prepare_source
 
@@ -113,19 +113,22 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     # with --json, progress goes to stderr so stdout is only the manifest
     with redirect_stdout(sys.stderr if args.json else sys.stdout):
-        check_prerequisites(inputs, need_mkimage=target.boards)
-        with _CacheLock(kernel_cache() / ".lock"):
-            log = kernel_cache() / "source.log"
-            src = prepare_source(inputs, log)
-            manifest = build(
-                inputs,
-                src,
-                target,
-                jobs=max(1, args.jobs),
-                with_module=args.with_module,
-                verbose=args.verbose,
-                force=args.force,
-            )
+        # a finished build with the same inputs needs neither tools nor the lock
+        manifest = None if args.force else finished_build(inputs, target, args.with_module)
+        if manifest is None:
+            check_prerequisites(inputs, need_mkimage=target.boards)
+            with _CacheLock(kernel_cache() / ".lock"):
+                log = kernel_cache() / "source.log"
+                src = prepare_source(inputs, log)
+                manifest = build(
+                    inputs,
+                    src,
+                    target,
+                    jobs=max(1, args.jobs),
+                    with_module=args.with_module,
+                    verbose=args.verbose,
+                    force=args.force,
+                )
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:

@@ -311,6 +311,19 @@ def package_boards(b: Builder, release: str) -> dict[str, dict[str, str]]:
     return boards
 
 
+def finished_build(
+    inputs: KernelInputs, target: Target, with_module: bool
+) -> dict[str, Any] | None:
+    """The manifest of a finished build with exactly these inputs, else None."""
+    out = outdir(inputs, target)
+    mkey = module_key() if with_module and target.module else None
+    manifest = read_manifest(out, target)
+    if manifest and manifest.get("key") == out.name and manifest.get("module_key") == mkey:
+        manifest["cached"] = True
+        return manifest
+    return None
+
+
 def build(
     inputs: KernelInputs,
     src: Path,
@@ -326,9 +339,9 @@ def build(
     key = out.name
     mkey = module_key() if with_module and target.module else None
     manifest = None if force else read_manifest(out, target)
-    if manifest and manifest.get("key") == key and manifest.get("module_key") == mkey:
-        manifest["cached"] = True
-        return manifest
+    cached = finished_build(inputs, target, with_module) if not force else None
+    if cached:
+        return cached
 
     out.mkdir(parents=True, exist_ok=True)
     b = Builder(src, out, jobs, verbose)

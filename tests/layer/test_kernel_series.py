@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from linerate.errors import LinerateError
 from linerate.kernel_inc import FILES_DIR, INC_PATH, parse_inc
 from linerate.kernel_source import (
     apply_series,
@@ -99,3 +100,16 @@ def test_inc_is_what_yocto_reads():
     text = INC_PATH.read_text()
     assert 'LINUX_VERSION = "' in text
     assert "FILESEXTRAPATHS:prepend" in text
+
+
+def test_a_patch_that_does_not_apply_is_named(tmp_path: Path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "file.c").write_text("int a;\n")
+    good = tmp_path / "0001-good.patch"
+    good.write_text("--- a/file.c\n+++ b/file.c\n@@ -1 +1,2 @@\n int a;\n+int b;\n")
+    bad = tmp_path / "0002-bad.patch"
+    bad.write_text("--- a/file.c\n+++ b/file.c\n@@ -1 +1 @@\n-int zzz;\n+int c;\n")
+    with pytest.raises(LinerateError, match="0002-bad.patch does not apply"):
+        apply_series(tree, (good, bad), tmp_path / "log")
+    assert (tree / "file.c").read_text() == "int a;\nint b;\n"
