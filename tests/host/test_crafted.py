@@ -296,3 +296,27 @@ def _tcp_csum(frame: bytearray) -> bytes:
     seg[16:18] = (~s & 0xFFFF).to_bytes(2, "big")
     frame[34:] = seg
     return bytes(frame)
+
+
+def test_pipelined_requests(env: HostEnv, link: RawLink) -> None:
+    """Two requests in one segment: the first is answered, in close mode (PROTOCOL.md)."""
+    c = Conn(link)
+    c.handshake()
+    before = env.stats()
+    data, frames = c.fetch(get("/10") + get("/20"))
+    check_response(data, 10, keepalive=False)
+    assert any("F" in flags_of(f) for f in frames), "close mode without a FIN"
+    d = delta(env, before)
+    assert d.get("pipelined") == 1 and d.get("req_close") == 1
+
+
+def test_http10_and_lf_only_lines(env: HostEnv, link: RawLink) -> None:
+    """HTTP/1.0 defaults to close; bare LF line ends are accepted."""
+    c = Conn(link)
+    c.handshake()
+    data, _ = c.fetch(b"GET /33 HTTP/1.0\n\n")
+    check_response(data, 33, keepalive=False)
+    c2 = Conn(link)
+    c2.handshake()
+    data, _ = c2.fetch(b"GET /33 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    check_response(data, 33, keepalive=True)
