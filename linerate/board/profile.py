@@ -574,6 +574,7 @@ def parse_profile(data: Any, path: Path) -> Profile:
     slot_var = profile.uboot.slot_variable
     if (
         nor is not None
+        and profile.uboot.hush
         and any(p.slot for p in nor.partitions)
         and slot_var not in (profile.uboot.bootcmd)
     ):

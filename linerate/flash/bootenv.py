@@ -7,13 +7,13 @@ the old environment plus the boot changes.
 
 from __future__ import annotations
 
-from linerate.console import UBootDriver
 from linerate.flash.errors import FlashError
 from linerate.flash.progress import Progress
+from linerate.flash.ubootcmd import UBootCommands
 
 
 def commit(
-    uboot: UBootDriver,
+    uboot: UBootCommands,
     changes: dict[str, str],
     restore: dict[str, str | None],
     progress: Progress,

@@ -11,16 +11,16 @@ touched, so the board always comes back to U-Boot's prompt for the rerun.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from linerate.board.profile import Nand, Partition, Profile
-from linerate.console import ConsoleError, UBootDriver
+from linerate.console import UBootDriver
 from linerate.flash import bootenv
 from linerate.flash.errors import FlashError, ReadOnlyRegionError
 from linerate.flash.progress import Progress
 from linerate.flash.ram import RamLoader
+from linerate.flash.ubootcmd import UBootCommands
 
 #: Medium name (``images:`` key, ``--medium``) -> NAND partition.
 MEDIA = {"nand-kernel": "kernel", "nand-ubi": "ubi"}
@@ -68,20 +68,12 @@ class NandFlasher:
         self.profile = profile
         self.nand: Nand = profile.flash.nand
         self.uboot = uboot
+        self.cmd = UBootCommands(uboot, profile.uboot.hush)
         self.progress = progress
         self.loader = loader
 
     def _run(self, command: str, timeout: float, ok: str) -> str:
-        try:
-            if self.profile.uboot.hush:
-                out = self.uboot.check(command, timeout=timeout)
-            else:
-                out = self.uboot.run(command, timeout=timeout)
-        except ConsoleError as exc:
-            raise FlashError(f"{command!r} failed: {exc}") from exc
-        if not re.search(ok, out):
-            raise FlashError(f"{command!r} did not report success ({ok!r}): {out.strip()!r}")
-        return out
+        return self.cmd.run_ok(command, timeout, ok)
 
     def flash(
         self, image: Path, medium: str, extra_env: dict[str, str] | None = None
@@ -123,7 +115,7 @@ class NandFlasher:
                 60 + write_len / 1e6,
                 "OK",
             )
-            got = self.uboot.crc32(verify, size, timeout=120.0)
+            got = self.cmd.crc32(verify, size)
         except FlashError as exc:
             raise FlashError(str(exc), state=failed, resume=resume) from exc
         if got != loaded.crc:
@@ -143,7 +135,7 @@ class NandFlasher:
             if env.get(name) != value
         }
         bootenv.commit(
-            self.uboot,
+            self.cmd,
             changes,
             self.loader.restore_net(),
             self.progress,

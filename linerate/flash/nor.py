@@ -17,17 +17,17 @@ pointed at it falls back to the other slot.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from linerate.board.profile import Nor, Partition, Profile
-from linerate.console import ConsoleError, UBootDriver
+from linerate.console import UBootDriver
 from linerate.flash import bootenv
 from linerate.flash.errors import FlashError, ReadOnlyRegionError
 from linerate.flash.progress import Progress
 from linerate.flash.ram import Loaded, RamLoader
+from linerate.flash.ubootcmd import UBootCommands
 
 UIMAGE_MAGIC = b"\x27\x05\x19\x56"
 
@@ -84,6 +84,7 @@ class NorFlasher:
         self.profile = profile
         self.nor: Nor = profile.flash.nor
         self.uboot = uboot
+        self.cmd = UBootCommands(uboot, profile.uboot.hush)
         self.progress = progress
         self.loader = loader
         #: Test hooks: after the erase, before the copy (a power loss there leaves the
@@ -92,17 +93,7 @@ class NorFlasher:
         self.after_write: Callable[[Partition], None] | None = None
 
     def _run(self, command: str, timeout: float, ok: str) -> str:
-        """Run a flash command; with hush check ``$?``, else look for ``ok`` in the output."""
-        try:
-            if self.profile.uboot.hush:
-                out = self.uboot.check(command, timeout=timeout)
-            else:
-                out = self.uboot.run(command, timeout=timeout)
-        except ConsoleError as exc:
-            raise FlashError(f"{command!r} failed: {exc}") from exc
-        if not re.search(ok, out):
-            raise FlashError(f"{command!r} did not report success ({ok!r}): {out.strip()!r}")
-        return out
+        return self.cmd.run_ok(command, timeout, ok)
 
     def flash(
         self,
@@ -142,12 +133,19 @@ class NorFlasher:
         )
         loaded = self.loader.load(image, self.profile.uboot.load_address)
         result = self.write_verified(part, loaded)
-        changes = {var: target, "bootcmd": self.profile.uboot.bootcmd}
+        other = "b" if target == "a" else "a"
+        # Without hush there is no `if`: the slot order is written into bootcmd itself.
+        bootcmd = (
+            self.profile.uboot.bootcmd
+            if self.profile.uboot.hush
+            else f"run boot_{target}; run boot_{other}"
+        )
+        changes = {var: target, "bootcmd": bootcmd}
         for name, value in {**self.profile.uboot.env, **(extra_env or {})}.items():
             if env.get(name) != value:
                 changes[name] = value
         bootenv.commit(
-            self.uboot,
+            self.cmd,
             changes,
             self.loader.restore_net(),
             self.progress,
@@ -195,7 +193,7 @@ class NorFlasher:
         if self.after_write is not None:
             self.after_write(part)
         self.progress.phase(f"read back {part.name}")
-        got = self.uboot.crc32(address, loaded.size, timeout=120.0)
+        got = self.cmd.crc32(address, loaded.size)
         if got != loaded.crc:
             raise FlashError(
                 f"read-back CRC of {part.name} is {got:08x}, expected {loaded.crc:08x}: the "

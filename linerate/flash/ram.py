@@ -20,6 +20,7 @@ from linerate.console import ConsoleError, UBootDriver
 from linerate.flash.errors import FlashError
 from linerate.flash.progress import Progress
 from linerate.flash.tftp import TftpError, TftpServer
+from linerate.flash.ubootcmd import UBootCommands
 from linerate.flash.ymodem import DEFAULT_MAX, YmodemSender
 
 #: U-Boot variables the TFTP set-up changes for the time of the flash only.
@@ -65,6 +66,7 @@ class RamLoader:
         if transport not in ("auto", "tftp", "ymodem"):
             raise FlashError(f"unknown transport {transport!r} (auto, tftp, ymodem)")
         self.uboot = uboot
+        self.cmd = UBootCommands(uboot, profile.uboot.hush)
         self.profile = profile
         self.progress = progress
         self.transport = transport
@@ -90,7 +92,7 @@ class RamLoader:
             if env.get(name, "") != value:
                 if name not in self.saved_net:
                     self.saved_net[name] = env.get(name)
-                self.uboot.setenv(name, value)
+                self.cmd.setenv(name, value)
 
     def restore_net(self) -> dict[str, str | None]:
         """The variables to put back before ``saveenv`` (name -> old value or None): the
@@ -139,7 +141,7 @@ class RamLoader:
 
     def check_crc(self, loaded: Loaded) -> None:
         self.progress.phase("CRC of the image in RAM")
-        got = self.uboot.crc32(loaded.address, loaded.size, timeout=120.0)
+        got = self.cmd.crc32(loaded.address, loaded.size)
         if got != loaded.crc:
             raise FlashError(
                 f"CRC mismatch in RAM: U-Boot computed {got:08x} over {loaded.size:#x} bytes at "

@@ -163,3 +163,23 @@ def test_ssd_strategy_writes_and_verifies(board, at_shell, board_profile, tmp_pa
     out = at_shell.shell.check(f"wc -c < {target}")
     assert int(out.strip()) == 3 << 20
     at_shell.shell.check(f"rm -f {target}")
+
+
+def test_flash_without_hush_reads_success_from_the_output(board, at_uboot, board_profile, nor):
+    """The path for an old U-Boot without hush (no $?, no if): success is read from each
+    command's output and bootcmd lists the slots in order. Runs on any U-Boot."""
+    from dataclasses import replace
+
+    profile = replace(board_profile, uboot=replace(board_profile.uboot, hush=False))
+    control = at_uboot
+    control.profile = profile
+    try:
+        current, target = _slots(control, profile)
+        result = flash(control, board.nor_image(), "nor", Progress(tty=False))
+        assert result.slot == target
+        env = control.uboot.printenv()
+        assert env["bootcmd"] == f"run boot_{target}; run boot_{current}"
+        log = control.boot("boot")
+        assert f"legacy image at {nor.address(nor.slot(target)):08x}" in log.lower()
+    finally:
+        control.profile = board_profile
