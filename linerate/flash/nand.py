@@ -59,6 +59,41 @@ def check_writable(nand: Nand, part: Partition, size: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Step:
+    what: str
+    command: str
+    timeout: float
+
+
+def plan(nand: Nand, part: Partition, size: int, ubi: bool, ram: int, verify: int) -> list[Step]:
+    """The U-Boot commands of a NAND write: erase, write, read back into ``verify``.
+
+    A UBI partition is erased whole (stale UBI blocks after the image would be attached
+    with the new ones) and written with ``write.trimffs`` (pages of 0xff stay erased:
+    UBIFS free space); a kernel partition is erased only as far as needed."""
+    erase_len = part.size if ubi else round_up(size, nand.erase_block)
+    write_len = round_up(size, nand.page)
+    write = "nand write.trimffs" if ubi else "nand write"
+    return [
+        Step(
+            f"nand erase {part.name} {part.offset:#x}+{erase_len:#x}",
+            f"nand erase {part.offset:#x} {erase_len:#x}",
+            60 + erase_len / 2e6,
+        ),
+        Step(
+            f"nand write {write_len:#x} bytes to {part.name}",
+            f"{write} {ram:#x} {part.offset:#x} {write_len:#x}",
+            60 + write_len / 1e6,
+        ),
+        Step(
+            f"read back {part.name}",
+            f"nand read {verify:#x} {part.offset:#x} {write_len:#x}",
+            60 + write_len / 1e6,
+        ),
+    ]
+
+
 class NandFlasher:
     def __init__(
         self, profile: Profile, uboot: UBootDriver, progress: Progress, loader: RamLoader
@@ -85,36 +120,19 @@ class NandFlasher:
         check_writable(self.nand, part, size)
         loaded = self.loader.load(image, self.profile.uboot.load_address)
         ubi = medium == "nand-ubi"
-        # A UBI partition is erased whole: stale UBI blocks after the image would be
-        # attached with the new ones. A kernel partition only as far as needed.
-        erase_len = part.size if ubi else round_up(size, self.nand.erase_block)
-        write_len = round_up(size, self.nand.page)
         failed = f"NAND partition {part.name} is erased or partly written: " + (
             "the kernel does not boot until it is rewritten; U-Boot is untouched"
             if not ubi
             else "the root file system does not mount until it is rewritten"
         )
         resume = "power-cycle to U-Boot's prompt and rerun the same linerate flash command"
+        verify = self.profile.uboot.verify_address
         try:
-            self.progress.phase(f"nand erase {part.name} {part.offset:#x}+{erase_len:#x}")
-            self._run(f"nand erase {part.offset:#x} {erase_len:#x}", 60 + erase_len / 2e6, "OK")
-            self.progress.done()
-            self.progress.phase(f"nand write {write_len:#x} bytes to {part.name}")
-            # trimffs: pages of 0xff in a UBI image stay erased (UBIFS free space).
-            write = "nand write.trimffs" if ubi else "nand write"
-            self._run(
-                f"{write} {loaded.address:#x} {part.offset:#x} {write_len:#x}",
-                60 + write_len / 1e6,
-                "OK",
-            )
-            self.progress.done()
-            self.progress.phase(f"read back {part.name}")
-            verify = self.profile.uboot.verify_address
-            self._run(
-                f"nand read {verify:#x} {part.offset:#x} {write_len:#x}",
-                60 + write_len / 1e6,
-                "OK",
-            )
+            for step in plan(self.nand, part, size, ubi, loaded.address, verify):
+                self.progress.phase(step.what)
+                self._run(step.command, step.timeout, "OK")
+                self.progress.done()
+            self.progress.phase(f"CRC of {part.name} read back")
             got = self.cmd.crc32(verify, size)
         except FlashError as exc:
             raise FlashError(str(exc), state=failed, resume=resume) from exc
@@ -131,6 +149,7 @@ class NandFlasher:
             for name, value in {
                 "bootcmd": self.profile.uboot.bootcmd,
                 **self.profile.uboot.env,
+                **(extra_env or {}),
             }.items()
             if env.get(name) != value
         }

@@ -152,3 +152,20 @@ def test_every_variable_the_flasher_sets_fits_the_command_line(name):
         line = f"setenv {var} '{value}'; echo rc000000=$?"
         assert len(line) <= profile.console.max_line, f"{var}: {len(line)} characters"
         assert "'" not in value and all(0x20 <= ord(c) <= 0x7E for c in value)
+
+
+def test_nand_plan_kernel_and_ubi():
+    from linerate.flash.nand import plan
+
+    nand = MIRABOX.flash.nand
+    assert nand is not None
+    kernel = plan(nand, nand.partition("kernel"), 3_000_001, False, 0x2000000, 0x4000000)
+    assert [s.command for s in kernel] == [
+        "nand erase 0x400000 0x300000",  # up to the next 512 KiB block
+        "nand write 0x2000000 0x400000 0x2dd000",  # up to the next 4 KiB page
+        "nand read 0x4000000 0x400000 0x2dd000",
+    ]
+    ubi = plan(nand, nand.partition("ubi"), 20 << 20, True, 0x2000000, 0x4000000)
+    assert ubi[0].command == "nand erase 0x800000 0x3f800000"  # the whole partition
+    assert ubi[1].command.startswith("nand write.trimffs 0x2000000 0x800000 ")
+    assert all(s.timeout >= 60 for s in kernel + ubi)
