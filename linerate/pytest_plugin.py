@@ -5,14 +5,16 @@ if QEMU or its U-Boot is missing). Every test gets its own console transcript in
 ``artifacts/<test>/console.log``; when a test fails, the end of its transcript
 is shown in the failure report. ``tests/board/conftest.py`` wires this in.
 
-Fixtures: ``board_profile``, ``board`` (a started :class:`Target`, one per
-session), ``console_log`` (this test's transcript path), ``at_uboot`` (the board
-at U-Boot's prompt: its :class:`BoardControl`), ``at_shell`` (the board at a
-shell), ``ndiv_kernel`` (skips unless the board runs the project's kernel).
+``$LINERATE_ARTIFACTS`` moves ``artifacts/``. Fixtures: ``board_profile``;
+``board`` (a started :class:`Target`, one per session); ``console_log`` (this
+test's transcript path); ``at_uboot`` (the board at U-Boot's prompt: its
+:class:`BoardControl`); ``at_shell`` (the board at a shell); ``ndiv_kernel``
+(skips unless the board runs the project's kernel).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -26,7 +28,12 @@ from linerate.board.profile import Profile, ProfileError, load_profile
 from linerate.board.target import SerialTarget, Target, VirtualTarget
 from linerate.errors import LinerateError
 
-ARTIFACTS = ROOT / "artifacts"
+
+def artifacts_dir() -> Path:
+    """Where transcripts go: ``$LINERATE_ARTIFACTS``, else ``artifacts/`` in the project."""
+    return Path(os.environ.get("LINERATE_ARTIFACTS") or ROOT / "artifacts")
+
+
 _TRANSCRIPT_KEY = pytest.StashKey[Path]()
 _TAIL_LINES = 60
 
@@ -58,7 +65,7 @@ def _safe(name: str) -> str:
 
 def test_dir(item: pytest.Item) -> Path:
     """``artifacts/<test>/`` for one test (its node name, made a safe file name)."""
-    return ARTIFACTS / _safe(item.name)
+    return artifacts_dir() / _safe(item.name)
 
 
 # -- fixtures ------------------------------------------------------------------------
@@ -89,7 +96,7 @@ def _virtual_unavailable() -> str | None:
 def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Target]:
     """The board under test, started once for the session (a virtual one without --port)."""
     port = pytestconfig.getoption("--port", default=None)
-    session_log = ARTIFACTS / "board-session.log"
+    session_log = artifacts_dir() / "board-session.log"
     target: Target
     if port:
         target = SerialTarget(board_profile, port, transcript=session_log)

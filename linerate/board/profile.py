@@ -132,7 +132,7 @@ class Nand:
 @dataclass(frozen=True)
 class Ssd:
     device: str
-    #: How the image gets there: "linux" (from the running appliance) or "uboot-sata".
+    #: How the image gets there: "linux" (from the running appliance; the only one).
     method: str = "linux"
 
 
@@ -466,7 +466,7 @@ def _flash(r: _Reader) -> Flash:
     nor_r, nand_r, ssd_r = r.sub("nor", False), r.sub("nand", False), r.sub("ssd", False)
     ssd = None
     if ssd_r is not None:
-        ssd = Ssd(ssd_r.str_("device"), ssd_r.choice("method", ("linux", "uboot-sata"), "linux"))
+        ssd = Ssd(ssd_r.str_("device"), ssd_r.choice("method", ("linux",), "linux"))
         if not ssd.device.startswith("/dev/"):
             ssd_r.fail(
                 f"expected a device path (/dev/sda), got {ssd.device!r}", ssd_r.key("device")
