@@ -24,7 +24,7 @@ from linerate.flash.ubootcmd import UBootCommands
 from linerate.flash.ymodem import DEFAULT_MAX, YmodemSender
 
 #: U-Boot variables the TFTP set-up changes for the time of the flash only.
-NET_VARS = ("ipaddr", "serverip", "netmask", "gatewayip")
+NET_VARS = ("ipaddr", "serverip", "netmask", "gatewayip", "netretry")
 #: Variables U-Boot's transfer commands set (tftpboot, loady): not to be saved.
 TRANSIENT_VARS = ("fileaddr", "filesize", "ethact")
 _BYTES_RE = re.compile(r"Bytes transferred = (\d+)")
@@ -86,6 +86,8 @@ class RamLoader:
             "serverip": t.serverip,
             "netmask": t.netmask,
             "gatewayip": t.gatewayip or "",
+            # Give up after one round of retries instead of "starting again" forever.
+            "netretry": "no",
         }
         env = self.uboot.printenv()
         for name, value in wanted.items():
