@@ -146,14 +146,8 @@ def at_uboot(board: Target) -> BoardControl:
 @pytest.fixture
 def at_shell(board: Target) -> BoardControl:
     """The board at a Linux shell (booted through U-Boot if it was not)."""
-    control = board.control
-    state = control.probe()
-    if state == "login":
-        control.shell.wait_for_shell(timeout=30.0)
-    elif state != "shell":
-        control.to_uboot()
-        control.boot("boot")
-    return control
+    board.control.ensure_shell()
+    return board.control
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ class BoardControl:
             return "already at U-Boot"
         if state in ("shell", "login"):
             if state == "login":
-                self.shell.wait_for_shell(timeout=30.0)
+                self._login()
             return "restarted from Linux (" + self.reboot_to_uboot(timeout=timeout) + ")"
         self.power_cycle()
         self.uboot_log = self.uboot.stop_autoboot(timeout=timeout)
@@ -154,6 +154,25 @@ class BoardControl:
             self.uboot_log = self.uboot.stop_autoboot(timeout=timeout)
 
     # -- getting to Linux -------------------------------------------------------------
+
+    def _login(self) -> None:
+        # The probe's echo went to login as a user name: an empty line brings a fresh
+        # "login:" prompt, which wait_for_shell answers with the profile's user.
+        self.port.sendline("")
+        self.shell.wait_for_shell(timeout=30.0)
+
+    def ensure_shell(self, timeout: float = 180.0) -> str:
+        """Bring the board to a shell from wherever it is; return how."""
+        state = self.probe()
+        self.port.transcript.note(f"board state: {state}")
+        if state == "shell":
+            return "already at a shell"
+        if state == "login":
+            self._login()
+            return "logged in"
+        self.to_uboot()
+        self.boot("boot", timeout=timeout)
+        return "booted"
 
     def boot(self, command: str = "boot", timeout: float = 180.0) -> str:
         """From U-Boot's prompt: boot and wait for the shell; return the boot log."""

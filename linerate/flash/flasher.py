@@ -77,10 +77,8 @@ def flash(
     if not image.is_file():
         raise FlashError(f"no image file {image}")
     if medium == "ssd":
-        if control.probe() != "shell":
-            progress.say("the SSD is written from the running appliance: booting it")
-            control.to_uboot()
-            control.boot("boot")
+        how = control.ensure_shell()
+        progress.say(f"the SSD is written from the running appliance ({how})")
         return SsdFlasher(profile, control.shell, progress).flash(image)
     how = control.to_uboot()
     progress.say(f"at U-Boot's prompt ({how})")
