@@ -109,6 +109,9 @@ def destroy(topo: Topology) -> None:
     for ns in (topo.client_ns, topo.server_ns):
         if ns_exists(ns):
             run(["ip", "netns", "del", ns], check=False)
+    left = [ns for ns in (topo.client_ns, topo.server_ns) if ns_exists(ns)]
+    if left:
+        raise LinerateError(f"could not delete network namespaces {left}: `ip netns del NAME`")
 
 
 def create(topo: Topology, mtu: int = 1500) -> None:

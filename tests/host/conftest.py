@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
-from hostenv import HostEnv
+from hostenv import HostEnv, sweep_stale
 
 from linerate import netns
 
@@ -17,6 +17,7 @@ def _require_host() -> None:
     for tool in ("ip", "ethtool", "iptables", "curl", "wrk", "make"):
         if shutil.which(tool) is None:
             pytest.fail(f"`{tool}` missing: install scripts/apt-packages.txt (make deps)")
+    sweep_stale()
 
 
 def _finish(env: HostEnv) -> None:

@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 
 from linerate import netns
 from linerate.slhttpd_host import Frontend, build, sanitizer_findings
 
 PORTS = "80,8000-8999"
 _serial = count()
+_PREFIX_RE = re.compile(r"lrt([0-9a-z]+)_\d+-(server|client)")
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+def sweep_stale() -> list[str]:
+    """Remove test namespaces left by a test process that no longer exists (killed run)."""
+    removed = []
+    for path in sorted(Path("/run/netns").glob("lrt*")):
+        m = _PREFIX_RE.fullmatch(path.name)
+        if m and not Path(f"/proc/{int(m.group(1), 36)}").exists():
+            netns.run(["ip", "netns", "del", path.name], check=False)
+            removed.append(path.name)
+    return removed
 
 
 @dataclass
@@ -26,7 +50,8 @@ class HostEnv:
     fe: Frontend = field(init=False)
 
     def __post_init__(self) -> None:
-        self.topo = netns.Topology(prefix=f"lrt{os.getpid() % 10000}{next(_serial)}")
+        # lrt<pid in base 36>_<n>: unique per process, short enough for interface names
+        self.topo = netns.Topology(prefix=f"lrt{_b36(os.getpid())}_{next(_serial)}")
         build(asan=True, force=True)
         netns.create(self.topo)
         try:
