@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 from typing import Any
 
@@ -50,7 +51,15 @@ def _say(msg: str) -> None:
     print(f"vboard: {msg}", flush=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    # Ctrl-C and SIGTERM both stop the board cleanly (a shell may have started us
+    # in the background with SIGINT ignored: take it back).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.monotonic()
     images = build_images(progress=_say, prefer_debian=args.debian_kernel, build_kernel=True)
     _say(f"images ready in {time.monotonic() - t0:.1f} s")
