@@ -56,8 +56,7 @@ static inline void sl_wr32(sl_u8 *p, sl_u32 v)
 
 static inline void sl_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 {
-	while (len--)
-		*dst++ = *src++;
+	__builtin_memcpy(dst, src, len);
 }
 
 /* Ones' complement sum (not folded) of len bytes, big-endian words. */

@@ -631,6 +631,8 @@ enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
 	if (!rx->data || rx->len < SL_ETH_HLEN)
 		goto pass;
 	pk.eth = rx->data;
+	pk.sport = 0;
+	pk.dport = 0;
 	switch (sl_rd16(rx->data + 12)) {
 	case SL_ETH_P_IP:
 		break;
@@ -800,7 +802,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 			   struct sl_reply *rp, sl_u8 *b, sl_u32 cap,
 			   sl_u32 txflags, struct sl_txinfo *ti)
 {
-	sl_u32 end, len, d, i;
+	sl_u32 end, len, d, i, n;
 	sl_u8 *pl = b + SL_HDRS_LEN;
 	sl_u8 flags = SL_TH_ACK;
 
@@ -812,11 +814,21 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 	len = rp->cur - end;
 	if (cap < SL_HDRS_LEN + len)
 		return 0;
-	for (i = 0, d = rp->cur; i < len; i++, d--) {
-		if (d > rp->body)	/* header bytes: offset from start */
-			pl[i] = rp->hdr[rp->resp_len - d];
-		else
-			pl[i] = sl_body_byte(d);
+	i = 0;
+	d = rp->cur;
+	if (d > rp->body) {	/* header bytes, by offset from the start */
+		n = d - rp->body < len ? d - rp->body : len;
+		sl_copy(pl, rp->hdr + (rp->resp_len - d), n);
+		i = n;
+		d -= n;
+	}
+	while (i < len) {	/* body: runs of the line, anchored at the end */
+		sl_u32 at = (64 - (d & 63)) & 63;
+
+		n = 64 - at < len - i ? 64 - at : len - i;
+		sl_copy(pl + i, (const sl_u8 *)sl_body_line + at, n);
+		i += n;
+		d -= n;
 	}
 	if (end == 0) {
 		flags |= SL_TH_PSH;
