@@ -96,6 +96,11 @@ do_uboot_mkimage() {
     rm -f ${B}/linux-dtb.bin
 }
 
+# do_sizecheck (KERNEL_IMAGE_MAXSIZE) measures every KERNEL_IMAGETYPE, so
+# the uImage must exist by then (kernel-uimage leaves the two unordered).
+# nooelint: oelint.task.addnotaskbody - do_sizecheck is kernel.bbclass's, only ordered here
+addtask sizecheck after do_uboot_mkimage
+
 # Sizes against the flash map, printed and enforced: the Mirabox kernel
 # partition (LINERATE_KERNEL_PART_SIZE bytes). The AX3 NOR slot is checked
 # with the initramfs in the image recipe.

@@ -93,3 +93,34 @@ def test_bitbake_parses_and_plans_the_image(machine, layers, build_root):
     assert parsed.returncode == 0, f"bitbake -p for {machine} failed:\n{output[-6000:]}"
     assert "WARNING" not in output and "ERROR" not in output, output[-6000:]
     assert re.search(r"Loaded \d+ entries from dependency cache", output), output[-6000:]
+
+
+#: Kernel settings as bitbake resolves them (bitbake -e linux-ndiv).
+KERNEL_VALUES = {
+    "KERNEL_IMAGETYPES": "zImage uImage",
+    "KERNEL_IMAGETYPE_FOR_MAKE": "vmlinux zImage",
+    "KEEPUIMAGE": "no",
+    "UBOOT_LOADADDRESS": "0x00008000",
+    "DEFAULTTUNE": "armv7athf-vfpv3d16",
+    "PREFERRED_PROVIDER_virtual/kernel": "linux-ndiv",
+    "DISTRO": "linerate",
+}
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_kernel_recipe_resolves_for_the_vendor_uboot(machine, layers, build_root):
+    build = build_root / machine
+    layer_parse.write_build_conf(build, ROOT, layers, machine)
+    result = layer_parse.bitbake(build, layers, ["-e", "linux-ndiv"])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    values = dict(re.findall(r'^([A-Za-z0-9_/:-]+)="(.*)"$', result.stdout, re.M))
+    for name, want in KERNEL_VALUES.items():
+        assert values.get(name, "").strip() == want, name
+    assert values["PV"] == values["LINUX_VERSION"]
+    assert "-mfpu=vfpv3-d16" in values["TUNE_CCARGS"]
+    assert values["KERNEL_DEVICETREE"].endswith(".dtb")
+    # do_sizecheck measures the uImage, so it runs after do_uboot_mkimage.
+    graph = layer_parse.task_graph(build, layers, "linux-ndiv")
+    assert "linux-ndiv.do_uboot_mkimage" in graph.tasks
+    dot = (build / "task-depends.dot").read_text()
+    assert '"linux-ndiv.do_sizecheck" -> "linux-ndiv.do_uboot_mkimage"' in dot
