@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 
 from hostenv import HostEnv
 from slhttpd_expect import BODY_LIMIT, CONN_SPAN, body
@@ -48,7 +49,7 @@ def test_every_small_size_on_one_connection(env: HostEnv) -> None:
     (SL_CONN_SPAN - 2 * SL_BODY_LIMIT, with at most 400 header bytes per response).
     """
     before = env.stats()
-    c = Client(env)
+    c = Client(env, nodelay=True)  # Nagle's own delay: test_nagle_client_is_not_held_back
     budget = CONN_SPAN - 2 * BODY_LIMIT
     n = next(k for k in range(1, 100000) if k * (k - 1) // 2 + 400 * k > budget) - 1
     assert n > 500
@@ -73,7 +74,7 @@ def test_large_sizes_up_to_the_limit(env: HostEnv) -> None:
     """Sizes across segment boundaries up to the 128 KiB limit, then one past it (413)."""
     sizes = sorted({*range(1, BODY_LIMIT, 4999), *(k * 1451 + d for k in (1, 2, 45, 46, 90)
                     for d in (-1, 0, 1)), 65535, 65536, BODY_LIMIT})  # fmt: skip
-    c = Client(env, timeout=20)
+    c = Client(env, timeout=20, nodelay=True)
     try:
         for size in sizes:
             status, _, data = c.get(f"/{size}")
@@ -101,3 +102,24 @@ def test_head_and_get_interleaved(env: HostEnv) -> None:
     finally:
         c.close()
     assert c.connections == 1
+
+
+def test_nagle_client_is_not_held_back(env: HostEnv) -> None:
+    """A client with Nagle on (Python's default) sends its next request only once the previous
+    one is acknowledged. If the server acknowledges a request only after the client's
+    (delayed, 40 ms+) ACK of the response, every request waits for that timer.
+
+    100 small requests: with TCP_NODELAY they take about 10 ms here; allow 1.5 s.
+    """
+    c = Client(env, nodelay=False)
+    t0 = time.monotonic()
+    try:
+        for size in range(100):
+            status, _, data = c.get(f"/{size}")
+            assert (status, data) == (200, body(size))
+    finally:
+        c.close()
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.5, (
+        f"100 keep-alive requests took {elapsed:.2f} s ({elapsed * 10:.1f} ms each)"
+    )
