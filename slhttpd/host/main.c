@@ -168,9 +168,15 @@ int main(int argc, char **argv)
 	sl_config_init(&cfg);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'i': iface = optarg; break;
-		case 'a': addr = optarg; break;
-		case 'p': ports = optarg; break;
+		case 'i':
+			iface = optarg;
+			break;
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			ports = optarg;
+			break;
 		case 'm':
 			if (parse_u32("--mss", optarg, SL_MSS_MIN, SL_MSS_MAX, &mss))
 				return 2;
@@ -187,13 +193,27 @@ int main(int argc, char **argv)
 			if (parse_u32("--window", optarg, 1, 65535, &window))
 				return 2;
 			break;
-		case 'f': fast_close = 1; break;
-		case 'A': arp = 0; break;
-		case 'I': icmp = 0; break;
-		case 'j': json = optarg; break;
-		case 'L': allow_local = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'f':
+			fast_close = 1;
+			break;
+		case 'A':
+			arp = 0;
+			break;
+		case 'I':
+			icmp = 0;
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 'L':
+			allow_local = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc || !iface || !addr) {
