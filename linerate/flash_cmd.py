@@ -85,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
     transcript = args.transcript or ROOT / "artifacts" / "flash" / f"{profile.name}-{stamp}.log"
     progress = Progress()
     tftp = tftp_overrides(profile.tftp, args.server_ip, args.board_ip)
+    if args.image is not None and not Path(args.image).is_file():
+        raise LinerateError(f"no image file {args.image}")
+    if args.image is None and not profile.virtual:
+        _image(args, None, profile.images, medium, profile.name)  # fails early if missing
     t0 = time.monotonic()
     if not args.port and profile.virtual:
         progress.say("no --port: starting a throw-away virtual board (its flash is discarded)")

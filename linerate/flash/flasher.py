@@ -16,7 +16,7 @@ from linerate.board.profile import Profile, Tftp
 from linerate.flash.errors import FlashError
 from linerate.flash.nand import MEDIA as NAND_MEDIA
 from linerate.flash.nand import NandFlasher, NandResult
-from linerate.flash.nor import NorFlasher, NorResult
+from linerate.flash.nor import UIMAGE_MAGIC, NorFlasher, NorResult
 from linerate.flash.progress import Progress
 from linerate.flash.ram import Loaded, RamLoader
 from linerate.flash.ssd import SsdFlasher, SsdResult
@@ -76,6 +76,15 @@ def flash(
         raise FlashError(f"unknown medium {medium!r}: one of {', '.join(MEDIA)}")
     if not image.is_file():
         raise FlashError(f"no image file {image}")
+    if image.stat().st_size == 0:
+        raise FlashError(f"{image} is empty: nothing done")
+    with image.open("rb") as f:
+        magic = f.read(4)
+    if medium in ("nor", "nand-kernel") and magic != UIMAGE_MAGIC and not allow_any_image:
+        raise FlashError(
+            f"{image} is not a U-Boot legacy image (no uImage magic): {medium} takes a uImage "
+            "(the build's .noruimg / uImage); nothing done"
+        )
     if medium == "ssd":
         how = control.ensure_shell()
         progress.say(f"the SSD is written from the running appliance ({how})")
