@@ -11,8 +11,8 @@ import time
 
 import pytest
 from hostenv import HostEnv
+from httpclient import Client
 from slhttpd_expect import body
-from test_keepalive import Client
 
 SIZES = [0, 100, 1451, 3000, 10000, 30000, 64000]
 
