@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -80,6 +81,14 @@ def parse_ports(spec: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the process that started it dies, so a
+    killed test run or CLI never leaves a frontend serving (PR_SET_PDEATHSIG survives the
+    exec of `ip netns exec` and of the frontend)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def sanitizer_findings(stderr: str) -> list[str]:
     """Lines of a sanitizer report in ``stderr`` (empty when clean)."""
     lines = stderr.splitlines()
@@ -127,7 +136,9 @@ class Frontend:
         if self.asan:
             env.update(SANITIZER_ENV)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, env=env)
+            self.proc = subprocess.Popen(
+                self.argv(), stdout=out, stderr=err, env=env, preexec_fn=_die_with_parent
+            )
         deadline = time.monotonic() + timeout
         while not self.stats_path.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:

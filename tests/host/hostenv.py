@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -36,6 +38,10 @@ def sweep_stale() -> list[str]:
     for path in sorted(Path("/run/netns").glob("lrt*")):
         m = _PREFIX_RE.fullmatch(path.name)
         if m and not Path(f"/proc/{int(m.group(1), 36)}").exists():
+            # processes left in a namespace of a dead test run (e.g. its frontend)
+            for pid in netns.run(["ip", "netns", "pids", path.name], check=False).split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
             netns.run(["ip", "netns", "del", path.name], check=False)
             removed.append(path.name)
     return removed
