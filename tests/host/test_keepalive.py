@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hostenv import HostEnv
 from httpclient import Client
 from slhttpd_expect import BODY_LIMIT, CONN_SPAN, body
@@ -90,3 +91,23 @@ def test_nagle_client_is_not_held_back(env: HostEnv) -> None:
     assert elapsed < 1.5, (
         f"100 keep-alive requests took {elapsed:.2f} s ({elapsed * 10:.1f} ms each)"
     )
+
+
+@pytest.mark.parametrize("size", [70000, 100000, BODY_LIMIT])
+def test_response_larger_than_a_window_flows_on_acks(env: HostEnv, size: int) -> None:
+    """A response larger than the client's 64 KiB window must be released by the client's
+    ACKs. Linux acknowledges a burst delivered at once with one ACK (the window jumps by a
+    whole burst); if that releases nothing, the rest waits for the client to retransmit its
+    request (RTO: 200 ms, doubling on every stall of the connection since no RTT sample is
+    taken from a retransmission)."""
+    before = env.stats()
+    c = Client(env, timeout=20, nodelay=True)
+    t0 = time.monotonic()
+    try:
+        status, _, data = c.get(f"/{size}")
+    finally:
+        c.close()
+    elapsed = time.monotonic() - t0
+    assert (status, data == body(size)) == (200, True)
+    retrans = env.stats()["req_retrans"] - before["req_retrans"]
+    assert retrans == 0, f"/{size}: {retrans} request retransmissions needed, {elapsed:.2f} s"
