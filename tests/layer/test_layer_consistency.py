@@ -314,3 +314,37 @@ def test_layer_conf_anchors_its_recipes():
     assert 'BBFILE_PATTERN_linerate = "^${LAYERDIR}/(recipes|images)/"' in text
     assert 'LAYERDEPENDS_linerate = "core"' in text
     assert 'LINERATE_LAYERDIR := "${LAYERDIR}"' in text
+
+
+def test_ax3_boot_commands_use_the_slots_the_image_is_made_for():
+    """The profile's boot_a/boot_b (what the flasher writes) and the layer's
+    bootcmd boot the NOR slots the image is sized for."""
+    profile = board_profile("openblocks-ax3")
+    conf = layer_conf.machine_conf("openblocks-ax3")
+    base = int(conf.get("LINERATE_NOR_BASE"), 16)
+    slot_a = base + int(conf.get("LINERATE_NOR_SLOT_A"), 16)
+    slot_b = base + int(conf.get("LINERATE_NOR_SLOT_B"), 16)
+    env = profile["uboot"]["env"]
+    assert env["boot_a"].endswith(f"bootm {slot_a:#x}")
+    assert env["boot_b"].endswith(f"bootm {slot_b:#x}")
+    assert conf.get("LINERATE_BOOTCMD") == f"bootm {slot_a:#x}; bootm {slot_b:#x}"
+
+
+def test_mirabox_boot_command_reads_the_kernel_partition():
+    profile = board_profile("mirabox")
+    conf = layer_conf.machine_conf("mirabox")
+    _, parts = layer_conf.parse_mtdparts(conf.get("LINERATE_MTDPARTS"))
+    kernel = next(p for p in parts if p.name == "kernel")
+    assert f"nand read 0x2000000 {kernel.offset:#x} {kernel.size:#x}" in conf.get(
+        "LINERATE_BOOTCMD"
+    )
+    assert profile["uboot"]["bootcmd"].endswith(conf.get("LINERATE_BOOTCMD"))
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_profile_bootargs_are_the_layers(board):
+    """The flasher writes linerate_bootargs; the build deploys LINERATE_BOOTARGS
+    in *.uboot-env.txt: the same line (mtdparts, root, console)."""
+    profile = board_profile(board)
+    conf = layer_conf.machine_conf(profile["kas_machine"])
+    assert profile["uboot"]["env"]["linerate_bootargs"] == conf.get("LINERATE_BOOTARGS")
