@@ -133,3 +133,10 @@ def test_file_settings_apply_without_environment(netns, target_path, tmp_path):
     conf.write_text(CONF.read_text() + "MGMT_IFACE=eth2\nSLHTTPD_TCP_PORTS=80,81\n")
     out = show_config(netns, target_path, conf, uboot_env(tmp_path, {"unrelated": "1"}))
     assert out == "ifaces=eth0,eth1 addr= tcp_ports=80,81 mgmt=eth2:dhcp"
+
+
+def test_init_script_is_shellcheck_clean():
+    if shutil.which("shellcheck") is None:
+        pytest.skip("needs: apt-get install shellcheck")
+    result = run(["shellcheck", "-s", "sh", "-x", INIT.name], cwd=FILES)
+    assert result.returncode == 0, result.stdout
