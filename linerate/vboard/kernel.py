@@ -78,10 +78,19 @@ def manifest_path() -> Path:
 
 
 def kernel_manifest(build: bool, progress: Callable[[str], None]) -> dict[str, Any] | None:
-    """The virt kernel's manifest from ``linerate kernel --target virt``: ``--json``
-    (builds what changed: minutes cold, seconds cached) or ``--print-paths`` (no
-    build; None when that build does not exist)."""
-    mode = "--json" if build else "--print-paths"
+    """The virt kernel's manifest from ``linerate kernel --target virt``.
+
+    ``--print-paths`` first: the build for the current inputs, if it exists (no lock,
+    no wait behind another target's build). Else, with ``build``, ``--json`` builds it
+    (minutes cold, seconds with ccache). None when there is none and no build asked."""
+    found = _kernel_command("--print-paths", progress)
+    if found is not None or not build:
+        return found
+    return _kernel_command("--json", progress)
+
+
+def _kernel_command(mode: str, progress: Callable[[str], None]) -> dict[str, Any] | None:
+    build = mode == "--json"
     cmd = [sys.executable, "-m", "linerate", "kernel", "--target", "virt", mode]
     if build:
         progress("kernel: linerate kernel --target virt (minutes when cold, seconds cached)")
@@ -97,15 +106,24 @@ def kernel_manifest(build: bool, progress: Callable[[str], None]) -> dict[str, A
             if build:
                 progress(f"kernel: {line.rstrip()}")
 
-    reader = threading.Thread(target=relay, daemon=True)
-    reader.start()
+    chunks: list[str] = []
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        chunks.append(proc.stdout.read())
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (relay, collect)]
+    for reader in readers:
+        reader.start()
     try:
-        out, _ = proc.communicate(timeout=7200)
+        proc.wait(timeout=7200)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
         raise LinerateError("linerate kernel --target virt took over 2 hours") from None
-    reader.join(5)
+    for reader in readers:
+        reader.join(5)
+    out = "".join(chunks)
     if not build and proc.returncode == 3:
         return None
     if proc.returncode != 0:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import zlib
 
+import pytest
+
+from linerate.console import BadPatternError
 from linerate.vboard.flash import ENV_SIZE, SLOT_A, SLOT_B
 from linerate.vboard.session import VboardSession
 
@@ -18,6 +22,13 @@ def test_slots_hold_the_uimage_u_boot_reads_back(transcript, vboard_images):
             assert s.uboot.crc32(slot.address, len(data)) == zlib.crc32(data)
         info = s.uboot.check(f"iminfo {SLOT_A.address:#x}")
         assert "Multi-File Image" in info and "Verifying Checksum ... OK" in info
+        # A bad pattern fails at once (no timeout) and the driver is usable after it.
+        t0 = time.monotonic()
+        with pytest.raises(BadPatternError, match="unknown command"):
+            s.uboot.run("linerate_no_such_command", timeout=30)
+        assert time.monotonic() - t0 < 5
+        s.uboot.sync()
+        assert s.uboot.run("echo back") == "back"
 
 
 def test_saveenv_persists_across_reset_and_in_the_flash_file(transcript, vboard_images):
@@ -27,10 +38,14 @@ def test_saveenv_persists_across_reset_and_in_the_flash_file(transcript, vboard_
     ) as s:
         ub = s.uboot
         ub.setenv("linerate_test", token)
+        # A long value: typed in chunks, each echo awaited (U-Boot has no flow control).
+        long_value = "-".join(f"{i:03d}" for i in range(110))[:480]
+        ub.setenv("linerate_long", long_value)
         ub.saveenv()
         s.reboot_to_uboot()
         assert "Loading Environment from Flash... OK" in s.uboot_log
         assert ub.getenv("linerate_test") == token
+        assert ub.printenv()["linerate_long"] == long_value
         s.board.stop()
         env = s.board.pflash.read_bytes()[:ENV_SIZE]
     crc, data = int.from_bytes(env[:4], "little"), env[4:]

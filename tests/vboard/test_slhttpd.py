@@ -53,6 +53,13 @@ def curl(port: int, path: str = "/1k", retries_for: float = 20.0) -> tuple[int, 
         time.sleep(1)
 
 
+def ndiv_table(vboard) -> dict[str, dict[str, str]]:
+    """/proc/net/ndiv as {dev: {column: value}} (columns: dev app rx pass drop reply ...)."""
+    lines = vboard.shell.check("cat /proc/net/ndiv").splitlines()
+    header = lines[0].split()
+    return {row.split()[0]: dict(zip(header, row.split(), strict=False)) for row in lines[1:]}
+
+
 def listening_on_80(vboard) -> list[str]:
     out = vboard.shell.check("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
     lines = []
@@ -94,16 +101,21 @@ def test_slhttpd_attached_to_both_nics(vboard):
     assert "rcS: slhttpd loaded" in vboard.boot_log
     attached = vboard.shell.check("cat /sys/kernel/slhttpd/attached").split()
     assert "eth0" in attached and "eth1" in attached
+    apps = {dev: row["app"] for dev, row in ndiv_table(vboard).items()}
+    assert apps == {"eth0": "slhttpd", "eth1": "slhttpd"}
 
 
 def test_curl_answered_in_the_driver_not_by_a_socket(vboard):
     assert not listening_on_80(vboard), "something listens on port 80 in the guest"
-    before = counters(vboard)
+    before, ndiv_before = counters(vboard), ndiv_table(vboard)["eth0"]
     code, size = curl(vboard.board.http_port, "/1k")
     assert (code, size) == (200, 1024)
-    after = counters(vboard)
+    after, ndiv_after = counters(vboard), ndiv_table(vboard)["eth0"]
     assert answered(after) > answered(before)
     assert after["syn"] > before["syn"]
+    # ndiv's own view: eth0 frames answered by REPLY, forged frames transmitted.
+    assert int(ndiv_after["reply"]) > int(ndiv_before["reply"])
+    assert int(ndiv_after["tx_frames"]) > int(ndiv_before["tx_frames"])
     assert not listening_on_80(vboard)
 
 
