@@ -225,6 +225,8 @@ def test_mirabox_nand_map_matches_the_board_profile():
     assert int(conf.get("LINERATE_KERNEL_PART_SIZE")) == kernel.size
     assert int(conf.get("KERNEL_IMAGE_MAXSIZE")) * 1024 == kernel.size
     assert int(conf.get("LINERATE_UBI_PART_SIZE")) == nand["size"] - ubi.offset
+    assert int(conf.get("LINERATE_NAND_SIZE")) == nand["size"]
+    assert int(conf.get("LINERATE_NAND_PEB")) == nand["erase_block"]
     # ubi.mtd=2 by index: the ubi partition is the third.
     assert parts.index(ubi) == 2 and "ubi.mtd=2" in conf.get("LINERATE_BOOTARGS")
 
