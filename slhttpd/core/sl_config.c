@@ -4,7 +4,7 @@
 
 /* MSS each segment class stands for; the last one is our own MSS. */
 static const sl_u16 sl_class_mss[SL_CLASSES - 1] = {
-	48, 88, 256, 536, 1024, 1220, 1440,
+	48, 88, 256, 524, 1024, 1220, 1440,
 };
 
 void sl_config_init(struct sl_config *cfg)

@@ -69,24 +69,19 @@ static int sl_parse_size(const sl_u8 *p, sl_u32 n, sl_u32 *out)
 	return 0;
 }
 
-/* The object size a target asks for: 0 and the size, or the HTTP error. */
+/*
+ * The object size a target asks for: 0 and the size, or the HTTP error.
+ * "s=" in the query wins whatever the path (httpterm style); otherwise the
+ * path is "/" (default size) or "/<size>".
+ */
 static int sl_target_size(const struct sl_config *cfg, const sl_u8 *u,
 			  sl_u32 n, sl_u32 *size)
 {
 	sl_u32 q = 0, i, start;
-	int have = 0;
+	int found = 0;
 
 	while (q < n && u[q] != '?')
 		q++;
-	/* path u[0..q) */
-	if (q == 1) {
-		*size = cfg->default_body;
-	} else {
-		if (sl_parse_size(u + 1, q - 1, size))
-			return 404;
-		have = 1;
-	}
-	/* query parameters u[q+1..n), "s=" wins */
 	for (i = q + 1; i < n; i = start + 1) {
 		start = i;
 		while (start < n && u[start] != '&')
@@ -94,10 +89,15 @@ static int sl_target_size(const struct sl_config *cfg, const sl_u8 *u,
 		if (start - i >= 2 && u[i] == 's' && u[i + 1] == '=') {
 			if (sl_parse_size(u + i + 2, start - i - 2, size))
 				return 400;
-			have = 1;
+			found = 1;
 		}
 	}
-	(void)have;
+	if (!found) {
+		if (q == 1)
+			*size = cfg->default_body;
+		else if (sl_parse_size(u + 1, q - 1, size))
+			return 404;
+	}
 	if (*size > cfg->max_body)
 		return 413;
 	return 0;
@@ -146,6 +146,11 @@ int sl_parse_request(const struct sl_config *cfg, const sl_u8 *d,
 	req->pipelined = 0;
 	req->body = 0;
 
+	/* RFC 9112: ignore empty lines before the request line */
+	while (len && (d[0] == '\r' || d[0] == '\n')) {
+		d++;
+		len--;
+	}
 	eol = sl_eol(d, len, 0);
 	if (eol == len)
 		return -1;

@@ -23,6 +23,9 @@ struct sl_pkt {
 	sl_u16 sport, dport, win;
 	sl_u32 seq, ack;
 	sl_u8 flags;
+	sl_u8 ts;		/* carries a timestamp option */
+	sl_u32 tsval, tsecr;
+	sl_u32 mss;		/* MSS option (SYN), else SL_DEFAULT_MSS */
 };
 
 /* Where an acknowledgement number puts us (see PROTOCOL.md). */
@@ -348,7 +351,16 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 		cur = rp->resp_len - s->j * s->seg;
 	}
 	rp->end_seq = p0 + rp->resp_len;
-	rp->ack = pk->seq;	/* the request stays unacknowledged */
+	/*
+	 * The request stays unacknowledged while segments of its response may
+	 * be lost: the client's retransmission is our loss recovery. A
+	 * response of one segment either arrives whole or not at all: that
+	 * segment acknowledges the request (and a FIN that came with it).
+	 */
+	rp->ack = pk->seq;
+	rp->ack_last = pk->seq;
+	if (s->where == SL_W_REQ && rp->resp_len <= rp->seg)
+		rp->ack_last = pk->seq + pk->plen + ((pk->flags & SL_TH_FIN) ? 1 : 0);
 
 	if (!retrans) {
 		switch (req.status) {
@@ -392,6 +404,27 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 		sl_count(st, SL_C_DROP_WINDOW);
 		return SL_DROP;
 	}
+	/*
+	 * The client echoes the window edge of the burst its ACK covers. If it
+	 * acknowledged all of that burst (less than a segment short of the
+	 * edge), nothing is in flight: release the whole window.
+	 */
+	if (pk->ts && pk->tsecr - s->pos < s->seg) {
+		sl_u32 cur = s->j * s->seg;
+
+		rp->kind = SL_K_RESP;
+		rp->resp_len = 0;
+		rp->head_len = 0;
+		rp->body = ~0u;
+		rp->seg = s->seg;
+		rp->end_seq = pk->ack + cur;
+		rp->ack = pk->seq - 1;
+		rp->ack_last = rp->ack;
+		rp->fin = s->mode == SL_MODE_CLOSE;
+		sl_count(st, SL_C_CONT);
+		return sl_send_from(st, rp, cur,
+				    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
+	}
 	kmin = e <= 0 ? 0 : (e + m - 1) / m;
 	if (e + 2 * m <= 0) {
 		sl_count(st, SL_C_DROP_ACK);
@@ -413,6 +446,7 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 	/* all but the request's last byte: the client keeps a retransmission
 	 * timer running until the whole response is acknowledged */
 	rp->ack = pk->seq - 1;
+	rp->ack_last = rp->ack;
 	rp->fin = s->mode == SL_MODE_CLOSE;
 	rp->cur = (sl_u32)(kmax + 1) * s->seg;
 	rp->stop = (sl_u32)kmin * s->seg;
@@ -438,6 +472,7 @@ static enum sl_verdict sl_resend_body(struct sl_stats *st,
 	rp->seg = s->seg;
 	rp->end_seq = pk->ack + cur;
 	rp->ack = pk->seq;
+	rp->ack_last = pk->seq;
 	rp->fin = s->mode == SL_MODE_CLOSE;
 	sl_count(st, SL_C_REQ_RETRANS);
 	return sl_send_from(st, rp, cur,
@@ -472,10 +507,15 @@ static enum sl_verdict sl_fin(const struct sl_config *cfg,
 	}
 }
 
-static sl_u32 sl_syn_mss(const struct sl_pkt *pk)
+/* MSS and timestamp options; a malformed option list ends the walk. */
+static void sl_tcp_options(struct sl_pkt *pk)
 {
 	const sl_u8 *o = pk->tcp + 20, *end = pk->tcp + pk->thl;
 
+	pk->ts = 0;
+	pk->tsval = 0;
+	pk->tsecr = 0;
+	pk->mss = SL_DEFAULT_MSS;
 	while (o < end) {
 		if (o[0] == 0)
 			break;
@@ -486,10 +526,14 @@ static sl_u32 sl_syn_mss(const struct sl_pkt *pk)
 		if (end - o < 2 || o[1] < 2 || o[1] > end - o)
 			break;
 		if (o[0] == 2 && o[1] == 4)
-			return sl_rd16(o + 2);
+			pk->mss = sl_rd16(o + 2);
+		if (o[0] == 8 && o[1] == 10) {
+			pk->ts = 1;
+			pk->tsval = sl_rd32(o + 2);
+			pk->tsecr = sl_rd32(o + 6);
+		}
 		o += o[1];
 	}
-	return SL_DEFAULT_MSS;
 }
 
 static enum sl_verdict sl_tcp(const struct sl_config *cfg,
@@ -504,6 +548,9 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 		return SL_DROP;
 	}
 	sl_reply_addr(rp, pk);
+	/* RFC 7323: echo the client's clock; our clock is the window edge */
+	rp->ts = pk->ts;
+	rp->tsecr = pk->tsval;
 	if (f & SL_TH_SYN) {
 		sl_u32 mss, h;
 		int c;
@@ -512,12 +559,15 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			sl_count(st, SL_C_DROP_BAD_TCP);
 			return SL_DROP;
 		}
-		mss = sl_syn_mss(pk);
+		mss = pk->mss < cfg->mss ? pk->mss : cfg->mss;
+		if (pk->ts)	/* the option takes 12 bytes of every segment */
+			mss = mss > SL_MSS_MIN + 12 ? mss - 12 : SL_MSS_MIN;
 		c = sl_class_for(cfg, mss);
 		h = sl_cookie(cfg->secret, pk->saddr, pk->daddr, pk->sport,
 			      pk->dport);
 		sl_count(st, SL_C_SYN);
 		rp->mss_opt = 1;
+		rp->tsval = SL_R0;
 		return sl_ctl(st, rp, sl_base(h, c) + SL_R0 - 1, pk->seq + 1,
 			      SL_TH_SYN | SL_TH_ACK);
 	}
@@ -529,6 +579,11 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 		sl_count(st, SL_C_BAD_COOKIE);
 		return sl_rst(st, rp, pk);
 	}
+	/*
+	 * TSval = position of the client's window edge when we sent: it never
+	 * decreases (the edge never moves left), and the client echoes it.
+	 */
+	rp->tsval = s.pos + sl_window(pk, s.seg);
 	if ((f & SL_TH_FIN) && !(pk->plen && s.where == SL_W_REQ))
 		return sl_fin(cfg, st, pk, &s, rp);
 	if (pk->plen) {
@@ -730,6 +785,7 @@ enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
 	pk.ack = sl_rd32(pk.tcp + 8);
 	pk.flags = pk.tcp[13];
 	pk.win = sl_rd16(pk.tcp + 14);
+	sl_tcp_options(&pk);
 	return sl_tcp(cfg, st, &pk, rp);
 pass:
 	sl_count(st, SL_C_PASS);
@@ -761,14 +817,22 @@ static sl_u32 sl_eth_ip(const struct sl_config *cfg, const struct sl_reply *rp,
 	return SL_ETH_HLEN + tot;
 }
 
+/* Length of the TCP options a segment of this reply carries. */
+static sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
+{
+	if (flags & SL_TH_RST)
+		return 0;
+	return (rp->mss_opt ? 4 : 0) + (rp->ts ? 12 : 0);
+}
+
 /* TCP header + payload already in place; fill in the header and checksum. */
 static sl_u32 sl_tcp_frame(const struct sl_config *cfg,
 			   const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
-			   sl_u32 ack, sl_u8 flags, sl_u32 optlen,
-			   sl_u32 plen, sl_u32 txflags, struct sl_txinfo *ti)
+			   sl_u32 ack, sl_u8 flags, sl_u32 plen, sl_u32 txflags,
+			   struct sl_txinfo *ti)
 {
-	sl_u8 *th = b + SL_ETH_HLEN + 20;
-	sl_u32 thl = 20 + optlen, sum;
+	sl_u8 *th = b + SL_ETH_HLEN + 20, *o = th + 20;
+	sl_u32 optlen = sl_optlen(rp, flags), thl = 20 + optlen, sum;
 
 	sl_wr16(th, rp->sport);
 	sl_wr16(th + 2, rp->dport);
@@ -779,10 +843,19 @@ static sl_u32 sl_tcp_frame(const struct sl_config *cfg,
 	sl_wr16(th + 14, cfg->window);
 	sl_wr16(th + 16, 0);
 	sl_wr16(th + 18, 0);
-	if (optlen) {
-		th[20] = 2;
-		th[21] = 4;
-		sl_wr16(th + 22, cfg->mss);
+	if (optlen && rp->mss_opt) {
+		o[0] = 2;
+		o[1] = 4;
+		sl_wr16(o + 2, cfg->mss);
+		o += 4;
+	}
+	if (optlen && rp->ts) {
+		o[0] = 1;
+		o[1] = 1;
+		o[2] = 8;
+		o[3] = 10;
+		sl_wr32(o + 4, rp->tsval);
+		sl_wr32(o + 8, rp->tsecr);
 	}
 	sum = sl_pseudo_sum(rp->saddr, rp->daddr, SL_IPPROTO_TCP, thl + plen);
 	ti->csum_start = SL_ETH_HLEN + 20;
@@ -803,7 +876,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 			   sl_u32 txflags, struct sl_txinfo *ti)
 {
 	sl_u32 end, len, d, i, n;
-	sl_u8 *pl = b + SL_HDRS_LEN;
+	sl_u8 *pl = b + SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK);
 	sl_u8 flags = SL_TH_ACK;
 
 	if (rp->cur == 0 || rp->cur <= rp->stop)
@@ -812,7 +885,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 	if (end < rp->stop)
 		return 0;
 	len = rp->cur - end;
-	if (cap < SL_HDRS_LEN + len)
+	if (cap < SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK) + len)
 		return 0;
 	i = 0;
 	d = rp->cur;
@@ -836,8 +909,9 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 			flags |= SL_TH_FIN;
 	}
 	st->c[SL_C_TX_BYTES] += len;
-	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur, rp->ack, flags,
-			   0, len, txflags, ti);
+	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur,
+			   end == 0 ? rp->ack_last : rp->ack, flags, len, txflags,
+			   ti);
 	rp->cur = end;
 	return len;
 }
@@ -851,11 +925,10 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 
 	switch (rp->kind) {
 	case SL_K_CTL:
-		if (cap < SL_HDRS_LEN + 4)
+		if (cap < SL_HDRS_LEN + 16)
 			break;
 		len = sl_tcp_frame(cfg, rp, buf, rp->seq, rp->ack,
-				   rp->tcp_flags, rp->mss_opt ? 4 : 0, 0,
-				   txflags, ti);
+				   rp->tcp_flags, 0, txflags, ti);
 		rp->kind = SL_K_NONE;
 		break;
 	case SL_K_RESP:

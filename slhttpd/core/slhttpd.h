@@ -155,7 +155,10 @@ struct sl_reply {
 	sl_u8 tcp_flags;	/* control segment flags */
 	sl_u8 fin;		/* FIN after the response's last byte */
 	sl_u8 mss_opt;		/* SYN-ACK: send our MSS option */
+	sl_u8 ts;		/* send the timestamp option */
+	sl_u32 tsval, tsecr;
 	sl_u32 seq, ack;	/* control segment; ack of response frames */
+	sl_u32 ack_last;	/* ack of the response's last segment */
 	sl_u32 end_seq;		/* sequence number after the response */
 	sl_u32 resp_len;	/* header + body bytes (0: not known) */
 	sl_u32 head_len;	/* head part: headers + first partial body */

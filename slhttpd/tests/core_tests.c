@@ -58,7 +58,7 @@ static unsigned int t_of(int c, sl_u32 pos)
 
 static void test_classes(void)
 {
-	static const sl_u16 msses[] = { 64, 88, 536, 1000, 1400, 1448, 1460 };
+	static const sl_u16 msses[] = { 64, 88, 524, 536, 1000, 1400, 1448, 1460 };
 	unsigned int i;
 	int c;
 
@@ -160,7 +160,8 @@ static void test_requests(void)
 	req("GET /1k HTTP/1.1\r\n\r\n", 200, 0, 0, 1024, 1);
 	req("GET /1K HTTP/1.0\r\n\r\n", 200, 0, 1, 1024, 1);
 	req("GET /?s=100 HTTP/1.1\r\n\r\n", 200, 0, 0, 100, 1);
-	req("GET /x?a=1&s=2k HTTP/1.1\r\n\r\n", 404, 0, 0, 0, 1);
+	req("GET /x?a=1&s=2k HTTP/1.1\r\n\r\n", 200, 0, 0, 2048, 1);
+	req("\r\nGET /7 HTTP/1.1\r\n\r\n", 200, 0, 0, 7, 1);
 	req("GET /?a=1&s=2k HTTP/1.1\r\n\r\n", 200, 0, 0, 2048, 1);
 	req("GET / HTTP/1.1\r\n\r\n", 200, 0, 0, 1024, 1);
 	req("HEAD /10 HTTP/1.1\r\n\r\n", 200, 1, 0, 10, 1);
@@ -219,6 +220,10 @@ struct client {
 	unsigned int seen;
 	sl_u32 lcg;
 	sl_u32 reqlen;
+	int ts;			/* negotiate timestamps (RFC 7323) */
+	sl_u32 ts_recent;	/* TSval of the first segment after our last ACK */
+	sl_u32 rcv_wup;		/* rcv_nxt when we last acknowledged */
+	sl_u32 clock;		/* our TSval */
 };
 
 static sl_u16 csum16(const sl_u8 *p, size_t n, sl_u32 sum)
@@ -239,7 +244,7 @@ static size_t mkframe(sl_u8 *f, const struct client *cl, sl_u8 flags, sl_u32 seq
 		      sl_u32 ack, sl_u16 win, const void *pl, size_t plen, int mss_opt)
 {
 	sl_u8 *ip = f + 14, *th = ip + 20;
-	size_t thl = mss_opt ? 24 : 20, tot = 20 + thl + plen;
+	size_t thl = 20 + (mss_opt ? 4 : 0) + (cl->ts ? 12 : 0), tot = 20 + thl + plen;
 	sl_u32 sum;
 
 	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
@@ -263,6 +268,16 @@ static size_t mkframe(sl_u8 *f, const struct client *cl, sl_u8 flags, sl_u32 seq
 		th[20] = 2;
 		th[21] = 4;
 		sl_wr16(th + 22, cl->mss);
+	}
+	if (cl->ts) {
+		sl_u8 *o = th + (mss_opt ? 24 : 20);
+
+		o[0] = 1;
+		o[1] = 1;
+		o[2] = 8;
+		o[3] = 10;
+		sl_wr32(o + 4, cl->clock);
+		sl_wr32(o + 8, cl->ts_recent);
 	}
 	memcpy(th + thl, pl, plen);
 	sum = cl->addr >> 16 | 0;
@@ -322,16 +337,33 @@ static void client_rx(struct client *cl, const struct out *o, int *rst)
 			*rst = 1;
 			continue;
 		}
+		if (cl->ts) {
+			CHECK(thl >= 32 && th[thl - 12] == 1 && th[thl - 10] == 8 &&
+			      sl_rd32(th + thl - 4) == cl->clock, "timestamp option echoed");
+			if (seq == cl->rcv_wup || (fl & SL_TH_SYN)) {
+				/* PAWS: a server clock going back would be dropped */
+				CHECK((sl_s32)(sl_rd32(th + thl - 8) - cl->ts_recent) >= -1,
+				      "TSval went back: %u < %u", sl_rd32(th + thl - 8), cl->ts_recent);
+				cl->ts_recent = sl_rd32(th + thl - 8);
+			}
+		} else {
+			CHECK(thl == 20 || (fl & SL_TH_SYN), "no options without timestamps");
+		}
 		if (fl & SL_TH_SYN) {
 			cl->irs = seq;
 			cl->rcv_nxt = seq + 1;
+			cl->rcv_wup = cl->rcv_nxt;
 			continue;
 		}
 		CHECK(plen <= cl->mss, "segment %u > client mss %u", plen, cl->mss);
 		/* response data never acknowledges the request it answers */
+		/* response data never acknowledges the whole request it answers,
+		 * except a response of one segment */
 		if (plen)
 			CHECK(sl_rd32(th + 8) == cl->snd_nxt ||
-			      sl_rd32(th + 8) == cl->snd_nxt + cl->reqlen - 1,
+			      sl_rd32(th + 8) == cl->snd_nxt + cl->reqlen - 1 ||
+			      (sl_rd32(th + 8) == cl->snd_nxt + cl->reqlen && (fl & SL_TH_PSH) &&
+			       !memcmp(th + thl, "HTTP/1.1 ", 9)),
 			      "data ack %u, request %u+%u", sl_rd32(th + 8), cl->snd_nxt, cl->reqlen);
 		cl->seen++;
 		/* lose about one data segment in drop_every (a fixed LCG) */
@@ -388,6 +420,15 @@ static const char *expect_body_ok(const unsigned char *b, sl_u32 n)
  * with window `win`, loses about one segment in `drop_every` and then
  * retransmits its request. Returns the number of frames exchanged.
  */
+static int sim_ts;	/* conversations negotiate timestamps */
+
+/* The client is about to send a segment acknowledging rcv_nxt. */
+static void client_tick(struct client *cl)
+{
+	cl->clock++;
+	cl->rcv_wup = cl->rcv_nxt;
+}
+
 static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head,
 			int nreq, unsigned int drop_every)
 {
@@ -407,6 +448,8 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 	cl.mss = mss;
 	cl.win = win;
 	cl.drop_every = drop_every;
+	cl.ts = sim_ts;
+	cl.clock = 5000;
 	n = mkframe(f, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, win, "", 0, 1);
 	run(&st, f, n, &o);
 	client_rx(&cl, &o, &rst);
@@ -424,6 +467,7 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 			sl_u32 before = cl.rcv_nxt;
 			int k, acks = 0;
 
+			client_tick(&cl);
 			n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, win,
 				    reqs, strlen(reqs), 0);
 			run(&st, f, n, &o);
@@ -435,6 +479,7 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 				if (acks++ > 0 && last == before)
 					break;
 				before = last;
+				client_tick(&cl);
 				n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + (sl_u32)strlen(reqs),
 					    cl.rcv_nxt, win, "", 0, 0);
 				run(&st, f, n, &o);
@@ -467,6 +512,7 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 		/* our FIN: answered with an ACK, twice the same */
 		struct out o2;
 
+		client_tick(&cl);
 		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_FIN, cl.snd_nxt, cl.rcv_nxt, win, "", 0, 0);
 		run(&st, f, n, &o);
 		run(&st, f, n, &o2);
@@ -477,6 +523,10 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 	}
 	CHECK(st.c[SL_C_BAD_STATE] == 0 && st.c[SL_C_BAD_COOKIE] == 0, "bad states %llu cookies %llu",
 	      (unsigned long long)st.c[SL_C_BAD_STATE], (unsigned long long)st.c[SL_C_BAD_COOKIE]);
+	/* with timestamps and no loss, ACKs alone carry every response through */
+	if (sim_ts && !drop_every)
+		CHECK(st.c[SL_C_REQ_RETRANS] == 0, "size %u mss %u win %u: %llu retransmissions needed",
+		      size, mss, win, (unsigned long long)st.c[SL_C_REQ_RETRANS]);
 	return 0;
 }
 
@@ -577,6 +627,8 @@ int main(void)
 	test_layout_all_sizes();
 	test_truncations();
 	test_cookie();
+	test_conversations();
+	sim_ts = 1;
 	test_conversations();
 	printf("%lu passed, %lu failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
