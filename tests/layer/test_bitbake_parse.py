@@ -124,3 +124,19 @@ def test_kernel_recipe_resolves_for_the_vendor_uboot(machine, layers, build_root
     assert "linux-ndiv.do_uboot_mkimage" in graph.tasks
     dot = (build / "task-depends.dot").read_text()
     assert '"linux-ndiv.do_sizecheck" -> "linux-ndiv.do_uboot_mkimage"' in dot
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_distro_resolves_small(machine, layers, build_root):
+    """What bitbake makes of the distro and the image: busybox init, no extra features."""
+    build = build_root / machine
+    layer_parse.write_build_conf(build, ROOT, layers, machine)
+    result = layer_parse.bitbake(build, layers, ["-e", "linerate-image"])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    values = dict(re.findall(r'^([A-Za-z0-9_/:-]+)="(.*)"$', result.stdout, re.M))
+    assert set(values["DISTRO_FEATURES"].split()) == {"ipv4", "ipv6", "ext2", "vfat"}
+    assert values["VIRTUAL-RUNTIME_init_manager"] == "busybox"
+    assert values["VIRTUAL-RUNTIME_dev_manager"] == "busybox-mdev"
+    assert values["IMAGE_FEATURES"].split() == ["empty-root-password"]
+    fstypes = {"openblocks-ax3": {"cpio.gz", "noruimg", "wic"}, "mirabox": {"ubi"}}[machine]
+    assert set(values["IMAGE_FSTYPES"].split()) == fstypes
