@@ -200,7 +200,7 @@ class VirtualBoard:
                 str(self.images.initramfs),
                 "-append",
                 f"console=ttyAMA0,115200 ethaddr={env.get('ethaddr', '')} "
-                f"eth1addr={env.get('eth1addr', '')}",
+                f"eth1addr={env.get('eth1addr', '')} {env.get('linux_mtdparts', '')}",
             ]
         else:
             args += ["-bios", str(UBOOT_BIN)]

@@ -84,3 +84,23 @@ def test_a_command_that_hangs_times_out_and_leaves_a_usable_shell(vboard):
     with pytest.raises(ConsoleTimeoutError):
         vboard.shell.run("sleep 30", timeout=1.0)
     assert vboard.shell.check("echo still here") == "still here"
+
+
+def test_linux_sees_the_flash_map_u_boot_uses(vboard, vboard_images):
+    """mtdparts from U-Boot's environment: Linux reads the very uImage U-Boot booted
+    from uimage-a, and U-Boot's environment in uboot-env."""
+    import hashlib
+
+    mtd = vboard.shell.check("cat /proc/mtd")
+    for name, size in (
+        ("uboot-env", "00040000"),
+        ("uimage-a", "00f00000"),
+        ("uimage-b", "00f00000"),
+    ):
+        assert re.search(rf'^mtd\d+: {size} 00040000 "{name}"$', mtd, re.M), mtd
+    index = {m.group(2): m.group(1) for m in re.finditer(r'^mtd(\d+): \S+ \S+ "(\S+)"', mtd, re.M)}
+    data = vboard_images.uimage.read_bytes()
+    out = vboard.shell.check(f"head -c {len(data)} /dev/mtdblock{index['uimage-a']} | md5sum")
+    assert out.split()[0] == hashlib.md5(data).hexdigest()
+    env = vboard.shell.check(f"head -c 4096 /dev/mtdblock{index['uboot-env']} | strings")
+    assert "bootcmd=run boot_a; run boot_b" in env
