@@ -42,14 +42,15 @@ def linerate_fragments(d):
                 frags.append(os.path.join(d.getVar("UNPACKDIR"), os.path.basename(path)))
     return frags
 
+LINERATE_FRAGMENTS = "${@' '.join(linerate_fragments(d))}"
+
 # Base configuration: KBUILD_DEFCONFIG (from linux-ndiv.inc) in the kernel
 # tree, then the fragments merged on top with scripts/kconfig/merge_config.sh,
 # as the offline build does.
 do_configure:prepend() {
     oe_runmake -C ${S} O=${B} ${KBUILD_DEFCONFIG}
-    fragments="${@' '.join(linerate_fragments(d))}"
-    if [ -n "$fragments" ]; then
-        (cd ${B} && ${S}/scripts/kconfig/merge_config.sh -m -O ${B} ${B}/.config $fragments)
+    if [ -n "${LINERATE_FRAGMENTS}" ]; then
+        (cd ${B} && ${S}/scripts/kconfig/merge_config.sh -m -O ${B} ${B}/.config ${LINERATE_FRAGMENTS})
     fi
 }
 
@@ -57,19 +58,23 @@ do_configure:prepend() {
 # missing dependency silently drops an option otherwise).
 do_configure:append() {
     status=0
-    for frag in ${@' '.join(linerate_fragments(d))}; do
-        for want in $(grep -E '^CONFIG_[A-Za-z0-9_]+=' "$frag"); do
-            if ! grep -qxF "$want" ${B}/.config; then
-                bberror "$(basename $frag): $want is not in the final .config (missing dependency?)"
+    for frag in ${LINERATE_FRAGMENTS}; do
+        name=$(basename "$frag")
+        grep -E '^CONFIG_[A-Za-z0-9_]+=' "$frag" > ${B}/fragment-wants || true
+        while IFS= read -r want; do
+            if ! grep -qxF -- "$want" ${B}/.config; then
+                bberror "$name: $want is not in the final .config (missing dependency?)"
                 status=1
             fi
-        done
-        for opt in $(sed -n 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p' "$frag"); do
+        done < ${B}/fragment-wants
+        sed -n 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p' "$frag" > ${B}/fragment-unsets
+        while IFS= read -r opt; do
             if grep -q "^$opt=" ${B}/.config; then
-                bberror "$(basename $frag): $opt should be unset but is $(grep "^$opt=" ${B}/.config)"
+                bberror "$name: $opt should be unset but is $(grep "^$opt=" ${B}/.config)"
                 status=1
             fi
-        done
+        done < ${B}/fragment-unsets
+        rm -f ${B}/fragment-wants ${B}/fragment-unsets
     done
     if ! grep -qx 'CONFIG_ARM_APPENDED_DTB=y' ${B}/.config; then
         bberror "CONFIG_ARM_APPENDED_DTB=y is required: the vendor U-Boot boots zImage with the DTB appended"

@@ -172,3 +172,53 @@ def test_kernel_larger_than_its_partition_fails_the_build(tmp_path):
 def test_kernel_without_partition_limit_only_prints_the_size(tmp_path):
     result = kernel_uimage(tmp_path, "")
     assert result.returncode == 0, result.stderr
+
+
+def config_check(
+    tmp: Path, config: str, fragments: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    build = tmp / "b"
+    build.mkdir(exist_ok=True)
+    (build / ".config").write_text(config)
+    paths = []
+    for name, text in fragments.items():
+        (tmp / name).write_text(text)
+        paths.append(str(tmp / name))
+    body = expand(
+        function_body(KERNEL_BB, "do_configure:append"),
+        {"B": str(build), "LINERATE_FRAGMENTS": " ".join(paths)},
+    )
+    return run_functions(tmp, [body.replace("do_configure:append", "check")], "check")
+
+
+FRAGMENT = """# comment
+CONFIG_NDIV=y
+CONFIG_CMDLINE="console=ttyS0,115200 quiet"
+# CONFIG_ARM_LPAE is not set
+CONFIG_ARM_APPENDED_DTB=y
+"""
+
+
+def test_kernel_config_check_accepts_a_config_with_every_fragment_option(tmp_path):
+    config = (
+        'CONFIG_NDIV=y\nCONFIG_CMDLINE="console=ttyS0,115200 quiet"\n'
+        "# CONFIG_ARM_LPAE is not set\nCONFIG_ARM_APPENDED_DTB=y\nCONFIG_MMU=y\n"
+    )
+    result = config_check(tmp_path, config, {"a.cfg": FRAGMENT})
+    assert result.returncode == 0, result.stderr
+
+
+def test_kernel_config_check_names_dropped_and_unwanted_options(tmp_path):
+    config = 'CONFIG_CMDLINE="console=ttyS0,115200"\nCONFIG_ARM_LPAE=y\nCONFIG_ARM_APPENDED_DTB=y\n'
+    result = config_check(tmp_path, config, {"a.cfg": FRAGMENT})
+    assert result.returncode != 0
+    assert "a.cfg: CONFIG_NDIV=y is not in the final .config" in result.stderr
+    assert 'a.cfg: CONFIG_CMDLINE="console=ttyS0,115200 quiet" is not in' in result.stderr
+    assert "a.cfg: CONFIG_ARM_LPAE should be unset but is CONFIG_ARM_LPAE=y" in result.stderr
+    assert "FATAL: kernel configuration does not match the fragments" in result.stderr
+
+
+def test_kernel_config_check_requires_the_appended_dtb(tmp_path):
+    result = config_check(tmp_path, "CONFIG_MMU=y\n", {})
+    assert result.returncode != 0
+    assert "CONFIG_ARM_APPENDED_DTB=y is required" in result.stderr
