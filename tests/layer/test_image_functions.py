@@ -222,3 +222,42 @@ def test_kernel_config_check_requires_the_appended_dtb(tmp_path):
     result = config_check(tmp_path, "CONFIG_MMU=y\n", {})
     assert result.returncode != 0
     assert "CONFIG_ARM_APPENDED_DTB=y is required" in result.stderr
+
+
+def test_kernel_configure_functions_on_the_pinned_source(tmp_path):
+    """do_configure's prepend (defconfig + merge_config.sh of the .inc's fragments),
+    olddefconfig as kernel.bbclass runs it, then the append's check: on the
+    patched source `linerate kernel` prepared, read-only (output in O=)."""
+    import json
+
+    from linerate.kernel_inc import parse_inc
+    from linerate.kernel_source import source_dir, source_key
+
+    inputs = parse_inc()
+    src = source_dir(inputs)
+    stamp = src / ".linerate-source.json"
+    if not stamp.is_file() or json.loads(stamp.read_text()).get("key") != source_key(inputs):
+        pytest.skip(f"no prepared source at {src}: run `linerate kernel` first")
+    if shutil.which("arm-linux-gnueabihf-gcc") is None:
+        pytest.skip("needs: apt-get install gcc-arm-linux-gnueabihf")
+    build = tmp_path / "b"
+    build.mkdir()
+    values = {
+        "S": str(src),
+        "B": str(build),
+        "KBUILD_DEFCONFIG": inputs.defconfig,
+        "LINERATE_FRAGMENTS": " ".join(str(p) for p in inputs.fragments),
+    }
+    prepend = expand(function_body(KERNEL_BB, "do_configure:prepend"), values)
+    append = expand(function_body(KERNEL_BB, "do_configure:append"), values)
+    make = "make -s ARCH=arm CROSS_COMPILE=arm-linux-gnueabihf-"
+    script = (
+        f'oe_runmake() {{ {make} "$@"; }}\n'
+        + prepend.replace("do_configure:prepend", "prepend")
+        + append.replace("do_configure:append", "append")
+    )
+    call = f"prepend && {make} -C {src} O={build} olddefconfig && append"
+    result = run_functions(tmp_path, [script], call)
+    assert result.returncode == 0, result.stderr[-4000:]
+    config = (build / ".config").read_text()
+    assert "CONFIG_NDIV=y" in config and "CONFIG_MVNETA=y" in config
