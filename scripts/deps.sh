@@ -27,6 +27,23 @@ if [ ! -f "$stamp_dir/apt-$apt_key" ]; then
 	touch "$stamp_dir/apt-$apt_key"
 fi
 
+# The kernel source package at exactly the version recipes/linux-ndiv pins.
+kver=$(sed -n 's/^LINUX_DEBIAN_VERSION = "\(.*\)"/\1/p' recipes/linux-ndiv/linux-ndiv.inc)
+kpkg=$(sed -n 's/^LINUX_DEBIAN_PACKAGE = "\(.*\)"/\1/p' recipes/linux-ndiv/linux-ndiv.inc)
+if [ -n "$kver" ] && [ "$(dpkg-query -W -f='${Version}' "$kpkg" 2>/dev/null)" != "$kver" ]; then
+	echo "deps: installing $kpkg=$kver (the pinned kernel source)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q --no-install-recommends --allow-downgrades "$kpkg=$kver" >/dev/null
+fi
+
+# QEMU 10 from bookworm-backports (QEMU 7.2 corrupts CFI flash writes), and the
+# armhf package lists the virtual board downloads busybox from.
+case "$(dpkg-query -W -f='${Version}' qemu-system-arm 2>/dev/null)" in
+1:1[0-9].*) ;;
+*) scripts/apt-backports.sh qemu-system-arm ;;
+esac
+scripts/apt-armhf.sh >/dev/null
+
 py_key=$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -x "$VENV/bin/python" ] || [ ! -f "$stamp_dir/pip-$py_key" ]; then
 	echo "deps: preparing the Python environment in $VENV"

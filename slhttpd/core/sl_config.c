@@ -4,7 +4,7 @@
 
 /* MSS each segment class stands for; the last one is our own MSS. */
 static const sl_u16 sl_class_mss[SL_CLASSES - 1] = {
-	48, 88, 256, 524, 1024, 1220, 1440,
+	48, 76, 256, 524, 1220, 1400, 1448,
 };
 
 void sl_config_init(struct sl_config *cfg)
@@ -164,6 +164,7 @@ static const char *const sl_counter_names[SL_C_MAX] = {
 	[SL_C_PIPELINED] = "pipelined",
 	[SL_C_CONT] = "cont",
 	[SL_C_ACK_END] = "ack_end",
+	[SL_C_DUP_REQ] = "dup_req",
 	[SL_C_FIN] = "fin",
 	[SL_C_RST_SENT] = "rst_sent",
 	[SL_C_RST_RCVD] = "rst_rcvd",

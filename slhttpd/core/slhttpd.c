@@ -40,6 +40,7 @@ enum sl_where {
 };
 
 struct sl_state {
+	sl_u32 h;	/* connection hash (cookie) */
 	sl_u32 pos;	/* position: seq - base */
 	sl_u16 seg;	/* segment size of the class */
 	sl_u8 cls;
@@ -88,6 +89,7 @@ static int sl_decode(const struct sl_config *cfg, const struct sl_pkt *pk,
 	sl_u32 t, tc;
 	int c;
 
+	s->h = h;
 	for (c = 0; c < SL_CLASSES; c++) {
 		s->pos = pk->ack - sl_base(h, c);
 		if (s->pos >= SL_R0 && s->pos < SL_CONN_SPAN)
@@ -300,6 +302,35 @@ static enum sl_verdict sl_send_from(struct sl_stats *st, struct sl_reply *rp,
 	return SL_REPLY;
 }
 
+static struct sl_answered *sl_answered_slot(const struct sl_config *cfg,
+					    sl_u32 h)
+{
+	return &cfg->answered[(h ^ (h >> 16)) & cfg->answered_mask];
+}
+
+static void sl_answered_put(const struct sl_config *cfg, sl_u32 h,
+			    sl_u32 req_end, sl_u32 resp_end)
+{
+	struct sl_answered *a = sl_answered_slot(cfg, h);
+
+	a->key = h | 1;
+	a->req_end = req_end;
+	a->resp_end = resp_end;
+}
+
+/* Did we answer the request ending at req_end with a response ending at resp_end? */
+static int sl_answered_match(const struct sl_config *cfg, sl_u32 h,
+			     sl_u32 req_end, sl_u32 resp_end)
+{
+	const struct sl_answered *a;
+
+	if (!cfg->answered)
+		return 0;
+	a = sl_answered_slot(cfg, h);
+	return a->key == (h | 1) && a->req_end == req_end &&
+	       a->resp_end == resp_end;
+}
+
 static enum sl_verdict sl_request(const struct sl_config *cfg,
 				  struct sl_stats *st,
 				  const struct sl_pkt *pk,
@@ -361,6 +392,8 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	rp->ack_last = pk->seq;
 	if (s->where == SL_W_REQ && rp->resp_len <= rp->seg)
 		rp->ack_last = pk->seq + pk->plen + ((pk->flags & SL_TH_FIN) ? 1 : 0);
+	else if (s->where == SL_W_REQ && cfg->answered)
+		sl_answered_put(cfg, s->h, pk->seq + pk->plen, rp->end_seq);
 
 	if (!retrans) {
 		switch (req.status) {
@@ -405,11 +438,13 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 		return SL_DROP;
 	}
 	/*
-	 * The client echoes the window edge of the burst its ACK covers. If it
-	 * acknowledged all of that burst (less than a segment short of the
-	 * edge), nothing is in flight: release the whole window.
+	 * The client echoes the window edge of the burst that held the first
+	 * segment after its previous ACK. If it has acknowledged up to that
+	 * edge (or past it), the window drained: release all of it. (While data
+	 * flows, the echo lags a window ahead of the ACK: the rule below.)
 	 */
-	if (pk->ts && pk->tsecr - s->pos < s->seg) {
+	if (pk->ts && (sl_s32)(pk->tsecr - s->pos) < (sl_s32)s->seg &&
+	    (sl_s32)(pk->tsecr - s->pos) > -(sl_s32)SL_CONN_SPAN) {
 		sl_u32 cur = s->j * s->seg;
 
 		rp->kind = SL_K_RESP;
@@ -606,17 +641,32 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			}
 			if (s.where == SL_W_BODY)
 				return sl_resend_body(st, pk, &s, rp);
+			if (s.where == SL_W_REQ &&
+			    sl_answered_match(cfg, s.h, pk->seq + pk->plen,
+					      pk->ack)) {
+				sl_count(st, SL_C_DUP_REQ);
+				return sl_ctl(st, rp, pk->ack, pk->seq + pk->plen,
+					      SL_TH_ACK);
+			}
 			return sl_request(cfg, st, pk, &s, rp);
 		}
 	}
 	switch (s.where) {
 	case SL_W_REQ:
-		if (s.pos == SL_R0) {	/* the handshake's ACK */
-			sl_count(st, SL_C_DROP_ACK);
-			return SL_DROP;
+		/*
+		 * The client acknowledges a whole multi-segment response: now
+		 * acknowledge its request. Only when the answered-request
+		 * filter knows that response ends here: the same ACK is also
+		 * a duplicate ACK for the *next* response whose first segment
+		 * was lost, and acknowledging the request then would stop the
+		 * client's retransmissions for good.
+		 */
+		if (sl_answered_match(cfg, s.h, pk->seq, pk->ack)) {
+			sl_count(st, SL_C_ACK_END);
+			return sl_ctl(st, rp, pk->ack, pk->seq, SL_TH_ACK);
 		}
-		sl_count(st, SL_C_ACK_END);
-		return sl_ctl(st, rp, pk->ack, pk->seq, SL_TH_ACK);
+		sl_count(st, SL_C_DROP_ACK);
+		return SL_DROP;
 	case SL_W_BODY:
 		return sl_continue(st, pk, &s, rp);
 	case SL_W_BAD:

@@ -70,6 +70,19 @@ enum sl_verdict {
 #define SL_CFG_FAST_CLOSE	(1u << 1)	/* RST instead of the last ACK */
 #define SL_CFG_ICMP_ECHO	(1u << 2)	/* answer ping for addr */
 
+/*
+ * Optional memory of answered requests (one entry per hash bucket of the
+ * connection): it lets a request that the client retransmits after the
+ * whole response arrived (our ACK of it was lost) get an ACK instead of a
+ * second response. Lossy by design: a bucket reused by another connection
+ * only loses that protection. Nothing else depends on it.
+ */
+struct sl_answered {
+	sl_u32 key;		/* connection hash, 0: empty */
+	sl_u32 req_end;		/* client sequence number after the request */
+	sl_u32 resp_end;	/* our sequence number after the response */
+};
+
 struct sl_config {
 	sl_u32 addr;		/* served IPv4 address, host order; 0: any */
 	sl_u8 mac[6];		/* our MAC: source of ARP replies */
@@ -81,6 +94,8 @@ struct sl_config {
 	sl_u32 default_body;	/* body size for "/" */
 	sl_u8 secret[16];	/* SYN cookie key: random at start */
 	sl_u8 ports[8192];	/* bitmap of served TCP ports */
+	struct sl_answered *answered;	/* NULL, or answered_mask + 1 entries */
+	sl_u32 answered_mask;		/* a power of two less one */
 	/* Derived by sl_config_finish(), per segment size class: */
 	sl_u16 cls_mss[SL_CLASSES];	/* MSS the class stands for */
 	sl_u16 cls_seg[SL_CLASSES];	/* segment payload size (odd) */
@@ -107,6 +122,7 @@ enum sl_counter {
 	SL_C_PIPELINED,		/* more than one request in a segment */
 	SL_C_CONT,		/* ACKs that released more segments */
 	SL_C_ACK_END,		/* final ACKs answered with an ACK */
+	SL_C_DUP_REQ,		/* answered request retransmitted: ACK only */
 	SL_C_FIN,		/* client FINs answered */
 	SL_C_RST_SENT,		/* RSTs sent */
 	SL_C_RST_RCVD,		/* RSTs received (never answered) */

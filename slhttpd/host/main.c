@@ -154,6 +154,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct sl_config cfg;
+	/* answered-request filter (PROTOCOL.md): 64 Ki buckets, 768 KiB */
+	static struct sl_answered answered[1 << 16];
 	static struct sl_stats st;
 	static struct fe_stats fs;
 	static struct fe_port port;
@@ -258,6 +260,8 @@ int main(int argc, char **argv)
 	cfg.default_body = def_body;
 	cfg.flags = (arp ? SL_CFG_ARP : 0) | (icmp ? SL_CFG_ICMP_ECHO : 0) |
 		    (fast_close ? SL_CFG_FAST_CLOSE : 0);
+	cfg.answered = answered;
+	cfg.answered_mask = (1u << 16) - 1;
 	if (getrandom(cfg.secret, sizeof(cfg.secret), 0) != sizeof(cfg.secret)) {
 		fprintf(stderr, "slhttpd-host: getrandom: %s\n", strerror(errno));
 		return 1;

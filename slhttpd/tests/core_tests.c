@@ -58,7 +58,7 @@ static unsigned int t_of(int c, sl_u32 pos)
 
 static void test_classes(void)
 {
-	static const sl_u16 msses[] = { 64, 88, 524, 536, 1000, 1400, 1448, 1460 };
+	static const sl_u16 msses[] = { 64, 76, 88, 300, 524, 536, 1000, 1400, 1448, 1460 };
 	unsigned int i;
 	int c;
 
@@ -533,10 +533,13 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 static void test_conversations(void)
 {
 	static const sl_u32 sizes[] = { 1451, 1452, 2902, 4096, 10000, 65536, 100000, 131072 };
+	static struct sl_answered table[4096];
 	unsigned int i;
 	sl_u32 b;
 
 	setup(1460, 0);
+	cfg.answered = table;
+	cfg.answered_mask = 4095;
 	for (b = 0; b <= 3000; b += (b < 300 ? 1 : 7)) {
 		conversation(1460, 65535, b, 0, 0, 3, 0);
 		conversation(1460, 65535, b, 1, 0, 1, 0);
@@ -619,6 +622,56 @@ static void test_cookie(void)
 	printf("spoofed ACK+GET answered: %u of 20000\n", answered);
 }
 
+/* A request retransmitted after its whole response arrived gets an ACK, not a second copy. */
+static void test_answered_filter(void)
+{
+	static struct client cl;
+	static struct out o;
+	static struct sl_answered table[1024];
+	struct sl_stats st = { { 0 } };
+	const char *g = "GET /5000 HTTP/1.1\r\n\r\n";
+	sl_u8 f[SL_FRAME_MAX + 64];
+	sl_u32 glen = (sl_u32)strlen(g), end;
+	int rst = 0, pass;
+	size_t n;
+
+	for (pass = 0; pass < 2; pass++) {
+		setup(1460, 0);
+		if (pass) {
+			cfg.answered = table;
+			cfg.answered_mask = 1023;
+		}
+		memset(&cl, 0, sizeof(cl));
+		cl.addr = 0x0a4d0002;
+		cl.port = 4321;
+		cl.sport = 80;
+		cl.snd_nxt = 7000;
+		cl.mss = 1460;
+		n = mkframe(f, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, 65535, "", 0, 1);
+		run(&st, f, n, &o);
+		client_rx(&cl, &o, &rst);
+		cl.reqlen = glen;
+		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 65535, g, glen, 0);
+		run(&st, f, n, &o);
+		client_rx(&cl, &o, &rst);
+		end = cl.rcv_nxt;
+		CHECK(o.n == 4 && cl.len > 5000, "response: %d frames, %u bytes", o.n, cl.len);
+		/* the same request again, acknowledging the whole response */
+		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, end, 65535, g, glen, 0);
+		run(&st, f, n, &o);
+		if (pass)
+			CHECK(o.n == 1 && sl_rd16(o.fr[0] + 16) == 40 &&
+			      sl_rd32(o.fr[0] + 42) == cl.snd_nxt + glen && st.c[SL_C_DUP_REQ] == 1,
+			      "retransmitted request: %d frames", o.n);
+		else
+			CHECK(o.n == 4, "without the filter the request is answered again");
+		/* the next request is answered */
+		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt + glen, end, 65535, g, glen, 0);
+		run(&st, f, n, &o);
+		CHECK(o.n == 4, "next request: %d frames", o.n);
+	}
+}
+
 int main(void)
 {
 	test_classes();
@@ -627,6 +680,7 @@ int main(void)
 	test_layout_all_sizes();
 	test_truncations();
 	test_cookie();
+	test_answered_filter();
 	test_conversations();
 	sim_ts = 1;
 	test_conversations();

@@ -41,13 +41,13 @@ def body(size: int) -> bytes:
 
 
 def size_of(target: str, default: int = DEFAULT_BODY) -> int:
-    """Object size a request target asks for: ``/n``, ``/nk``, ``/nm``, ``?s=n[k|m]``."""
+    """Object size a request target asks for: ``?s=n[k|m]`` anywhere in the query (whatever
+    the path), else ``/n``, ``/nk``, ``/nm``, or the default for ``/``."""
     path, _, query = target.partition("?")
-    size = default if path == "/" else _parse_size(path[1:])
-    for param in query.split("&") if query else []:
-        if param.startswith("s="):
-            size = _parse_size(param[2:])
-    return size
+    sizes = [_parse_size(p[2:]) for p in query.split("&") if p.startswith("s=")]
+    if sizes:
+        return sizes[-1]
+    return default if path == "/" else _parse_size(path[1:])
 
 
 def _parse_size(text: str) -> int:
