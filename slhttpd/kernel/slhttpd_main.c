@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include <linux/vmalloc.h>
 #include <net/net_namespace.h>
 
 #include "slhttpd.h"
@@ -53,6 +54,9 @@ static LIST_HEAD(sl_ifaces_list);
 static bool sl_live;
 static u8 sl_secret[16];
 static struct sl_stats __percpu *sl_stats;
+/* The core's answered-request filter, shared by every interface (lossy). */
+#define SL_ANSWERED_ENTRIES	(1u << 16)
+static struct sl_answered *sl_answered;
 static struct kobject *sl_kobj;
 
 static char sl_p_ifaces[256] = "eth0";
@@ -160,6 +164,8 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 		     (sl_p_icmp ? SL_CFG_ICMP_ECHO : 0) |
 		     (sl_p_fast_close ? SL_CFG_FAST_CLOSE : 0);
 	memcpy(cfg->secret, sl_secret, sizeof(cfg->secret));
+	cfg->answered = sl_answered;
+	cfg->answered_mask = SL_ANSWERED_ENTRIES - 1;
 	if (sl_config_finish(cfg)) {
 		pr_err("configuration refused by the core: check mss (%u..%u), max_body (<= %u), default_body (<= max_body)\n",
 		       SL_MSS_MIN, SL_MSS_MAX, SL_BODY_LIMIT);
@@ -450,6 +456,11 @@ static int __init slhttpd_init(void)
 	sl_stats = alloc_percpu(struct sl_stats);
 	if (!sl_stats)
 		return -ENOMEM;
+	sl_answered = vzalloc(array_size(SL_ANSWERED_ENTRIES, sizeof(*sl_answered)));
+	if (!sl_answered) {
+		err = -ENOMEM;
+		goto err_stats;
+	}
 	sl_kobj = kobject_create_and_add("slhttpd", kernel_kobj);
 	if (!sl_kobj) {
 		err = -ENOMEM;
@@ -473,6 +484,7 @@ static int __init slhttpd_init(void)
 err_kobj:
 	kobject_put(sl_kobj);
 err_stats:
+	vfree(sl_answered);
 	free_percpu(sl_stats);
 	return err;
 }
@@ -484,6 +496,7 @@ static void __exit slhttpd_exit(void)
 	sl_remove_all();
 	mutex_unlock(&sl_lock);
 	kobject_put(sl_kobj);
+	vfree(sl_answered);
 	free_percpu(sl_stats);
 }
 
