@@ -2,10 +2,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
-# Tiers that run here and in CI (board runs on real hardware: see README).
-TIERS ?= unit or host
+# Long-lived build caches keyed by their inputs (kernel builds, ccache, board
+# images): shared by every clone on this machine, so a second run is fast.
+export LINERATE_CACHE ?= $(HOME)/.cache/linerate
+# Tiers that run here and in CI; `board` runs the board suite on the virtual
+# board (on real hardware: pytest tests/board --board NAME --port DEV).
+TIERS ?= unit or host or layer or vboard or board
 
-.PHONY: all deps run test lint slhttpd clean
+.PHONY: all deps run test lint slhttpd kernel bench demo fuzz clean
 
 all: slhttpd
 
@@ -23,8 +27,23 @@ lint: deps
 test: deps slhttpd lint
 	$(PYTEST) -m "$(TIERS)" tests
 
+# The appliance on the virtual board: builds the ndiv kernel, initramfs and
+# NOR image when missing, boots through U-Boot, serves 127.0.0.1:8080.
 run: deps slhttpd
+	$(PY) -m linerate vboard
+
+# SLHTTPD's userspace frontend in network namespaces (no kernel build).
+demo: deps slhttpd
 	$(PY) -m linerate serve --demo
+
+kernel: deps
+	$(PY) -m linerate kernel --target virt
+
+bench: deps slhttpd
+	$(PY) bench/run_bench.py
+
+fuzz: deps
+	$(MAKE) -C slhttpd fuzz
 
 clean:
 	$(MAKE) -C slhttpd clean
