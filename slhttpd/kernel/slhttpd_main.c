@@ -55,7 +55,7 @@ static bool sl_live;
 static u8 sl_secret[16];
 static struct sl_stats __percpu *sl_stats;
 /* The core's answered-request filter, shared by every interface (lossy). */
-#define SL_ANSWERED_ENTRIES	(1u << 16)
+#define SL_ANSWERED_ENTRIES	BIT(16)
 static struct sl_answered *sl_answered;
 static struct kobject *sl_kobj;
 
