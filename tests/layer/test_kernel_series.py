@@ -113,3 +113,15 @@ def test_a_patch_that_does_not_apply_is_named(tmp_path: Path):
     with pytest.raises(LinerateError, match="0002-bad.patch does not apply"):
         apply_series(tree, (good, bad), tmp_path / "log")
     assert (tree / "file.c").read_text() == "int a;\nint b;\n"
+
+
+def test_slhttpd_module_checkpatch_clean(pristine_source: Path):
+    module = INC_PATH.parents[2] / "slhttpd" / "kernel" / "slhttpd_main.c"
+    res = subprocess.run(
+        ["perl", "scripts/checkpatch.pl", "--strict", "--no-tree", "-f", str(module)],
+        cwd=pristine_source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "total: 0 errors, 0 warnings, 0 checks" in res.stdout, res.stdout
