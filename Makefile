@@ -24,7 +24,7 @@ lint: deps
 	$(VENV)/bin/ruff format --check linerate tests slhttpd bench
 	$(VENV)/bin/mypy linerate
 
-test: deps slhttpd lint
+test: deps slhttpd lint kernel
 	$(PYTEST) -m "$(TIERS)" tests
 
 # The appliance on the virtual board: builds the ndiv kernel, initramfs and
@@ -36,6 +36,7 @@ run: deps slhttpd
 demo: deps slhttpd
 	$(PY) -m linerate serve --demo
 
+# The virt kernel + slhttpd.ko first: the board and vboard tiers boot it.
 kernel: deps
 	$(PY) -m linerate kernel --target virt
 
