@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linerate.board.profile import load_profile
 from linerate.errors import LinerateError
 from linerate.kernel_inc import FILES_DIR, REPO_ROOT, KernelInputs
 from linerate.kernel_source import CROSS_COMPILE, file_digest, kernel_cache, source_key
@@ -272,6 +273,31 @@ def build_module(b: Builder) -> Path:
     return ko
 
 
+#: Where each board's kernel uImage is written: (board profile, flash, partition).
+BOARD_KERNEL_PARTITIONS = {
+    "armada-370-mirabox": ("mirabox", "nand", "kernel"),
+    "armada-xp-openblocks-ax3-4": ("openblocks-ax3", "nor", "uimage-a"),
+}
+
+
+def check_fits(name: str, uimage: Path) -> None:
+    """The uImage must fit the partition the board profile gives it (the AX3's NOR slot
+    must also hold the initramfs: there the kernel is only checked against the slot)."""
+    board, medium, part_name = BOARD_KERNEL_PARTITIONS[name]
+    flash = load_profile(board).flash
+    chip = flash.nand if medium == "nand" else flash.nor
+    if chip is None:
+        raise LinerateError(f"board {board}: no {medium} in its profile")
+    part = chip.partition(part_name)
+    size = uimage.stat().st_size
+    if size > part.size:
+        raise LinerateError(
+            f"{uimage.name} is {size} bytes, more than the {part.size}-byte {part_name} "
+            f"partition of {board} ({medium}): trim the kernel configuration "
+            "(recipes/linux-ndiv/files/appliance-size.cfg)"
+        )
+
+
 def package_boards(b: Builder, release: str) -> dict[str, dict[str, str]]:
     """zImage + appended DTB and a legacy uImage at 0x8000 for each board."""
     boot = b.out / "arch" / "arm" / "boot"
@@ -307,6 +333,7 @@ def package_boards(b: Builder, release: str) -> dict[str, dict[str, str]]:
             ],
             cwd=b.out,
         )
+        check_fits(name, uimage)
         boards[name] = {"dtb": str(dtb), "zimage_dtb": str(appended), "uimage": str(uimage)}
     return boards
 

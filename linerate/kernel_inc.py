@@ -93,7 +93,7 @@ def parse_inc(path: Path = INC_PATH, files_dir: Path = FILES_DIR) -> KernelInput
         version=values["LINUX_VERSION"],
         debian_package=values.get("LINUX_DEBIAN_PACKAGE", "linux-source-6.12"),
         debian_version=values["LINUX_DEBIAN_VERSION"],
-        defconfig=values.get("KBUILD_DEFCONFIG", "multi_v7_defconfig"),
+        defconfig=values.get("KBUILD_DEFCONFIG", "mvebu_v7_defconfig"),
         patches=tuple(patches),
         fragments=tuple(fragments),
     )
