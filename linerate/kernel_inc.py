@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linerate.errors import LinerateError
+from linerate.layer_conf import logical_lines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPE_DIR = REPO_ROOT / "recipes" / "linux-ndiv"
@@ -33,25 +34,6 @@ class KernelInputs:
     fragments: tuple[Path, ...]
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Join backslash continuations and drop comments, like BitBake does."""
-    lines: list[str] = []
-    buf = ""
-    for raw in text.splitlines():
-        if not buf and raw.lstrip().startswith("#"):
-            continue
-        if raw.rstrip().endswith("\\"):
-            buf += raw.rstrip()[:-1] + " "
-            continue
-        buf += raw
-        if buf.strip():
-            lines.append(buf.strip())
-        buf = ""
-    if buf.strip():
-        lines.append(buf.strip())
-    return lines
-
-
 def parse_inc(path: Path = INC_PATH, files_dir: Path = FILES_DIR) -> KernelInputs:
     """Parse the .inc; every file:// entry must exist in files_dir."""
     try:
@@ -60,7 +42,7 @@ def parse_inc(path: Path = INC_PATH, files_dir: Path = FILES_DIR) -> KernelInput
         raise LinerateError(f"cannot read the kernel recipe include {path}: {exc}") from exc
     values: dict[str, str] = {}
     src_uri: list[str] = []
-    for line in _logical_lines(text):
+    for line in logical_lines(text):
         m = _ASSIGN.match(line)
         if not m:
             continue
