@@ -8,23 +8,17 @@ quits. With --board virt and no --port, a virtual board is started and stopped.
 from __future__ import annotations
 
 import argparse
-import os
-import select
 import sys
-import termios
-import tty
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import serial
 
 from linerate import ROOT
 from linerate.board.profile import available, load_profile
+from linerate.console.relay import relay
 from linerate.errors import LinerateError
-
-QUIT = b"\x1d"  # Ctrl-]
 
 
 def register(sub: Any) -> None:
@@ -59,36 +53,6 @@ def open_serial(device: str, baud: int) -> serial.Serial:
         raise LinerateError(f"cannot open {device}: {text}: {hint}") from exc
 
 
-def relay(ser: serial.Serial, log: BinaryIO, alive: Callable[[], bool]) -> None:
-    """Copy the port to stdout and the log, stdin to the port, until Ctrl-] or not alive."""
-    if not sys.stdin.isatty():
-        raise LinerateError("linerate console needs a terminal on stdin")
-    stdin, stdout, fd = sys.stdin.fileno(), sys.stdout.fileno(), ser.fileno()
-    saved = termios.tcgetattr(stdin)
-    try:
-        tty.setraw(stdin)
-        while alive():
-            ready, _, _ = select.select([stdin, fd], [], [], 0.5)
-            if fd in ready:
-                try:
-                    data = os.read(fd, 4096)
-                except BlockingIOError:
-                    data = b""
-                except OSError:
-                    break
-                if data:
-                    os.write(stdout, data)
-                    log.write(data)
-                    log.flush()
-            if stdin in ready:
-                data = os.read(stdin, 1024)
-                if not data or QUIT in data:
-                    break
-                ser.write(data)
-    finally:
-        termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-
-
 def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.board)
     baud = args.baud or profile.console.baud
@@ -117,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
         with path.open("ab") as log:
             if board is not None:
                 board.resume()
-            relay(ser, log, (lambda: board.running) if board is not None else (lambda: True))
+            relay(
+                ser.fileno(),
+                ser.write,
+                (lambda: board.running) if board is not None else (lambda: True),
+                log=log,
+                who="linerate console",
+            )
         ser.close()
     finally:
         if board is not None:
