@@ -423,6 +423,24 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 			    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
 }
 
+/*
+ * The rest of a response from a body state: body segments only (no header
+ * needed), ending j segments after the acknowledged position.
+ */
+static void sl_body_reply(struct sl_reply *rp, const struct sl_pkt *pk,
+			  const struct sl_state *s, sl_u32 ack)
+{
+	rp->kind = SL_K_RESP;
+	rp->resp_len = 0;
+	rp->head_len = 0;
+	rp->body = ~0u;
+	rp->seg = s->seg;
+	rp->end_seq = pk->ack + s->j * s->seg;
+	rp->ack = ack;
+	rp->ack_last = ack;
+	rp->fin = s->mode == SL_MODE_CLOSE;
+}
+
 /* A pure ACK in the middle of a response: release the window's edge. */
 static enum sl_verdict sl_continue(struct sl_stats *st,
 				   const struct sl_pkt *pk,
@@ -447,15 +465,7 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 	    (sl_s32)(pk->tsecr - s->pos) > -(sl_s32)SL_CONN_SPAN) {
 		sl_u32 cur = s->j * s->seg;
 
-		rp->kind = SL_K_RESP;
-		rp->resp_len = 0;
-		rp->head_len = 0;
-		rp->body = ~0u;
-		rp->seg = s->seg;
-		rp->end_seq = pk->ack + cur;
-		rp->ack = pk->seq - 1;
-		rp->ack_last = rp->ack;
-		rp->fin = s->mode == SL_MODE_CLOSE;
+		sl_body_reply(rp, pk, s, pk->seq - 1);
 		sl_count(st, SL_C_CONT);
 		return sl_send_from(st, rp, cur,
 				    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
@@ -472,17 +482,9 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 		sl_count(st, SL_C_DROP_ACK);
 		return SL_DROP;
 	}
-	rp->kind = SL_K_RESP;
-	rp->resp_len = 0;	/* only body segments: no header needed */
-	rp->head_len = 0;
-	rp->body = ~0u;
-	rp->seg = s->seg;
-	rp->end_seq = pk->ack + s->j * s->seg;
 	/* all but the request's last byte: the client keeps a retransmission
 	 * timer running until the whole response is acknowledged */
-	rp->ack = pk->seq - 1;
-	rp->ack_last = rp->ack;
-	rp->fin = s->mode == SL_MODE_CLOSE;
+	sl_body_reply(rp, pk, s, pk->seq - 1);
 	rp->cur = (sl_u32)(kmax + 1) * s->seg;
 	rp->stop = (sl_u32)kmin * s->seg;
 	sl_count(st, SL_C_CONT);
@@ -501,14 +503,7 @@ static enum sl_verdict sl_resend_body(struct sl_stats *st,
 {
 	sl_u32 cur = s->j * s->seg;
 
-	rp->resp_len = 0;
-	rp->head_len = 0;
-	rp->body = ~0u;
-	rp->seg = s->seg;
-	rp->end_seq = pk->ack + cur;
-	rp->ack = pk->seq;
-	rp->ack_last = pk->seq;
-	rp->fin = s->mode == SL_MODE_CLOSE;
+	sl_body_reply(rp, pk, s, pk->seq);
 	sl_count(st, SL_C_REQ_RETRANS);
 	return sl_send_from(st, rp, cur,
 			    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
