@@ -2,53 +2,115 @@
 # Install what `make test` and `make run` need: Debian packages and a Python
 # virtual environment. Idempotent: a stamp keyed by the package lists skips
 # the work when nothing changed.
-set -euo pipefail
+#
+#   scripts/deps.sh                 every step, in order
+#   scripts/deps.sh apt python      only the named steps
+#
+# Steps: apt (scripts/apt-packages.txt), kernel-source (the pinned
+# linux-source), qemu (QEMU 10 from bookworm-backports), armhf (armhf package
+# lists for the virtual board's downloads), python (the venv). A failing step
+# names itself and says what to check; nothing after it runs.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-stamp_dir=build/stamps
-mkdir -p "$stamp_dir"
+STAMPS=${DEPS_STAMPS:-build/stamps}
+APT_LIST=${DEPS_APT_LIST:-scripts/apt-packages.txt}
+export DEBIAN_FRONTEND=noninteractive
+APT_OPTS=(-q -o DPkg::Lock::Timeout=600)
 
-apt_list=$(grep -v '^\s*#' scripts/apt-packages.txt | awk 'NF {print $1}' | sort -u)
-apt_key=$(printf '%s\n' "$apt_list" | sha256sum | cut -c1-16)
-if [ ! -f "$stamp_dir/apt-$apt_key" ]; then
-	missing=$(dpkg-query -W -f='${Package} ${Status}\n' $apt_list 2>/dev/null \
-		| awk '$NF == "installed" {print $1}' | sort -u | comm -13 - <(printf '%s\n' "$apt_list"))
+say() { echo "deps: $*"; }
+die() {
+	echo "deps: $*" >&2
+	exit 1
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "step '$1' needs root for apt-get: run as root, or install by hand: $2"
+}
+
+# The packages of a list that are not installed. dpkg-query exits 1 when any
+# name is unknown to dpkg (never installed): that is the normal case on a fresh
+# machine, so only its output counts.
+missing_packages() {
+	local installed
+	installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+		awk '$NF == "installed" {print $1}' | sort -u)
+	comm -13 <(printf '%s\n' "$installed") <(printf '%s\n' "$@" | sort -u)
+}
+
+step_apt() {
+	local list key missing
+	list=$(grep -v '^\s*#' "$APT_LIST" | awk 'NF {print $1}' | sort -u)
+	key=$(printf '%s\n' "$list" | sha256sum | cut -c1-16)
+	[ -f "$STAMPS/apt-$key" ] && return 0
+	# shellcheck disable=SC2086 # one package name per word
+	missing=$(missing_packages $list)
 	if [ -n "$missing" ]; then
-		echo "deps: installing Debian packages: $(echo $missing)"
-		if [ "$(id -u)" -ne 0 ]; then
-			echo "deps: need root for apt-get (run as root or install: $(echo $missing))" >&2
-			exit 1
-		fi
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -q >/dev/null
-		apt-get install -y -q --no-install-recommends $missing >/dev/null
+		say "installing Debian packages: $(echo $missing)"
+		need_root apt "apt-get install $(echo $missing)"
+		apt-get "${APT_OPTS[@]}" update >/dev/null ||
+			die "step 'apt': apt-get update failed: check /etc/apt/sources.list* and the mirror"
+		# shellcheck disable=SC2086
+		apt-get "${APT_OPTS[@]}" install -y --no-install-recommends $missing ||
+			die "step 'apt': apt-get install failed (its output is above): check the mirror," \
+				"or install by hand: apt-get install $(echo $missing)"
+		# shellcheck disable=SC2086
+		missing=$(missing_packages $missing)
+		[ -z "$missing" ] ||
+			die "step 'apt': still not installed after apt-get install: $(echo $missing)" \
+				"(check 'apt-cache policy NAME')"
 	fi
-	touch "$stamp_dir/apt-$apt_key"
-fi
+	mkdir -p "$STAMPS" && touch "$STAMPS/apt-$key"
+}
 
 # The kernel source package at exactly the version recipes/linux-ndiv pins.
-kver=$(sed -n 's/^LINUX_DEBIAN_VERSION = "\(.*\)"/\1/p' recipes/linux-ndiv/linux-ndiv.inc)
-kpkg=$(sed -n 's/^LINUX_DEBIAN_PACKAGE = "\(.*\)"/\1/p' recipes/linux-ndiv/linux-ndiv.inc)
-if [ -n "$kver" ] && [ "$(dpkg-query -W -f='${Version}' "$kpkg" 2>/dev/null)" != "$kver" ]; then
-	echo "deps: installing $kpkg=$kver (the pinned kernel source)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q --no-install-recommends --allow-downgrades "$kpkg=$kver" >/dev/null
-fi
+step_kernel_source() {
+	local inc=recipes/linux-ndiv/linux-ndiv.inc kver kpkg
+	kver=$(sed -n 's/^LINUX_DEBIAN_VERSION = "\(.*\)"/\1/p' "$inc")
+	kpkg=$(sed -n 's/^LINUX_DEBIAN_PACKAGE = "\(.*\)"/\1/p' "$inc")
+	[ -n "$kver" ] && [ -n "$kpkg" ] || die "step 'kernel-source': no LINUX_DEBIAN_VERSION/PACKAGE in $inc"
+	[ "$(dpkg-query -W -f='${Version}' "$kpkg" 2>/dev/null)" = "$kver" ] && return 0
+	say "installing $kpkg=$kver (the pinned kernel source)"
+	need_root kernel-source "apt-get install $kpkg=$kver"
+	apt-get "${APT_OPTS[@]}" install -y --no-install-recommends --allow-downgrades "$kpkg=$kver" ||
+		die "step 'kernel-source': cannot install $kpkg=$kver: 'apt-cache policy $kpkg' lists" \
+			"the versions the mirror has; the pin is in $inc"
+}
 
-# QEMU 10 from bookworm-backports (QEMU 7.2 corrupts CFI flash writes), and the
-# armhf package lists the virtual board downloads busybox from.
-case "$(dpkg-query -W -f='${Version}' qemu-system-arm 2>/dev/null)" in
-1:1[0-9].*) ;;
-*) scripts/apt-backports.sh qemu-system-arm ;;
-esac
-scripts/apt-armhf.sh >/dev/null
+# QEMU 10 from bookworm-backports (QEMU 7.2 corrupts CFI flash writes).
+step_qemu() {
+	case "$(dpkg-query -W -f='${Version}' qemu-system-arm 2>/dev/null)" in
+	1:1[0-9].*) return 0 ;;
+	esac
+	scripts/apt-backports.sh qemu-system-arm ||
+		die "step 'qemu': QEMU 10 from bookworm-backports did not install (see above)"
+}
 
-py_key=$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -x "$VENV/bin/python" ] || [ ! -f "$stamp_dir/pip-$py_key" ]; then
-	echo "deps: preparing the Python environment in $VENV"
-	python3 -m venv "$VENV"
-	"$VENV/bin/pip" install -q --upgrade pip
-	"$VENV/bin/pip" install -q -e '.[dev]'
-	touch "$stamp_dir/pip-$py_key"
-fi
+# The armhf package lists the virtual board downloads busybox from.
+step_armhf() {
+	scripts/apt-armhf.sh >/dev/null || die "step 'armhf': the armhf package lists (see above)"
+}
+
+step_python() {
+	local key
+	key=$(sha256sum pyproject.toml | cut -c1-16)
+	[ -x "$VENV/bin/python" ] && [ -f "$STAMPS/pip-$key" ] && return 0
+	say "preparing the Python environment in $VENV"
+	python3 -m venv "$VENV" ||
+		die "step 'python': python3 -m venv failed: install python3-venv (Debian) or a Python >= 3.11"
+	"$VENV/bin/pip" install -q --upgrade pip ||
+		die "step 'python': pip cannot reach its index: check the network or PIP_INDEX_URL"
+	"$VENV/bin/pip" install -q -e '.[dev]' ||
+		die "step 'python': pip install -e '.[dev]' failed (see above): check pyproject.toml"
+	mkdir -p "$STAMPS" && touch "$STAMPS/pip-$key"
+}
+
+steps=("$@")
+[ "${#steps[@]}" -gt 0 ] || steps=(apt kernel-source qemu armhf python)
+for s in "${steps[@]}"; do
+	case "$s" in
+	apt | kernel-source | qemu | armhf | python) "step_${s//-/_}" ;;
+	*) die "unknown step '$s' (steps: apt kernel-source qemu armhf python)" ;;
+	esac
+done
