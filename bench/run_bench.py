@@ -24,18 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from linerate import netns  # noqa: E402
 from linerate.errors import LinerateError  # noqa: E402
-from linerate.slhttpd_host import Frontend, build  # noqa: E402
-from linerate.wrk import WrkResult, parse_wrk, wrk_argv  # noqa: E402
+from linerate.host import netns  # noqa: E402
+from linerate.host.body import body  # noqa: E402
+from linerate.host.frontend import Frontend, build  # noqa: E402
+from linerate.host.wrk import WrkResult, parse_wrk, wrk_argv  # noqa: E402
 
-LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
 BUILD = Path(os.environ.get("LINERATE_BUILD", REPO / "build")) / "bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def body(size: int) -> bytes:
-    return (LINE * (size // 64 + 2))[-size:] if size else b""
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -14,12 +14,12 @@ from linerate.errors import LinerateError
 
 #: Modules that provide sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = [
-    "linerate.serve",
+    "linerate.host.command",
     "linerate.vboard.command",
-    "linerate.flash_cmd",
-    "linerate.console_cmd",
-    "linerate.kernel",
-    "linerate.build",
+    "linerate.flash.command",
+    "linerate.console.command",
+    "linerate.kernel.command",
+    "linerate.layer.command",
 ]
 
 

@@ -105,7 +105,7 @@ def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Targe
         if reason:
             pytest.skip(f"no --port and no virtual board: {reason}")
         try:
-            from linerate.vboard.build import build_images
+            from linerate.vboard.images import build_images
 
             images = build_images()
         except LinerateError as exc:

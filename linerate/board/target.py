@@ -17,7 +17,7 @@ from linerate.board.profile import Port, Profile
 from linerate.console import SerialPort
 from linerate.console.transcript import Transcript
 from linerate.errors import LinerateError
-from linerate.vboard.build import BoardImages, build_images
+from linerate.vboard.images import BoardImages, build_images
 from linerate.vboard.launcher import VirtualBoard
 
 

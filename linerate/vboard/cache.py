@@ -8,13 +8,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from linerate import ROOT
-
-
-def cache_root() -> Path:
-    """``$LINERATE_CACHE`` if set, else ``build/cache`` in the project."""
-    env = os.environ.get("LINERATE_CACHE")
-    return Path(env) if env else ROOT / "build" / "cache"
+from linerate.cache import cache_root
 
 
 def vboard_dir(*parts: str) -> Path:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from linerate.errors import LinerateError
-from linerate.vboard.build import build_images
+from linerate.vboard.images import build_images
 from linerate.vboard.launcher import VirtualBoard
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from linerate import ROOT
 from linerate.vboard import cpio, debian
 from linerate.vboard.cache import InputKey, cached_file
-from linerate.vboard.kernel import KernelImage
+from linerate.vboard.guest_kernel import KernelImage
 
 ROOTFS = ROOT / "board" / "virt" / "rootfs"
 FORMAT = "initramfs-v1"

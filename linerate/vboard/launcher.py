@@ -24,7 +24,7 @@ from types import TracebackType
 
 from linerate import ROOT
 from linerate.errors import LinerateError
-from linerate.vboard.build import BoardImages
+from linerate.vboard.images import BoardImages
 from linerate.vboard.qmp import QMP, QMPError
 
 UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm/u-boot.bin")

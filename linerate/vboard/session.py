@@ -16,7 +16,7 @@ from types import TracebackType
 
 from linerate.console import LinuxShell, SerialPort, UBootDriver
 from linerate.console.patterns import UBOOT_SIGNON
-from linerate.vboard.build import BoardImages
+from linerate.vboard.images import BoardImages
 from linerate.vboard.launcher import VirtualBoard
 
 PROMPT = "linerate-vboard# "

@@ -7,8 +7,8 @@ import socket
 import time
 
 from linerate import ROOT
+from linerate.host.body import body  # noqa: F401 - the board tests' body oracle
 
-LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
@@ -18,11 +18,6 @@ def pinned_kernel_version() -> str:
     m = re.search(r'^LINUX_VERSION\s*\??=\s*"([^"]+)"', text, re.MULTILINE)
     assert m, "no LINUX_VERSION in recipes/linux-ndiv/linux-ndiv.inc"
     return m.group(1)
-
-
-def body(size: int) -> bytes:
-    """SLHTTPD's body of ``size`` bytes (slhttpd/PROTOCOL.md: anchored at the end)."""
-    return bytes(LINE[(64 - (size - i) % 64) % 64] for i in range(size))
 
 
 def read_response(

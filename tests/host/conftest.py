@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 from hostenv import HostEnv, sweep_stale
 
-from linerate import netns
+from linerate.host import netns
 
 
 def _require_host() -> None:

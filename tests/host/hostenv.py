@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
-from linerate import netns
-from linerate.slhttpd_host import Frontend, build, sanitizer_findings
+from linerate.host import netns
+from linerate.host.frontend import Frontend, build, sanitizer_findings
 
 PORTS = "80,8000-8999"
 _serial = count()

@@ -18,7 +18,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from linerate import netns
+from linerate.host import netns
 
 CRAFT_ADDR = "10.77.0.3"
 ETH_P_ALL = 0x0003

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-#: The 64-byte line bodies are made of (PROTOCOL.md, "The body pattern").
-LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
-assert len(LINE) == 64
+from linerate.host.body import LINE, body  # noqa: F401 - re-exported for the host tests
 
 _HEADER = Path(__file__).resolve().parents[2] / "slhttpd" / "core" / "slhttpd.h"
 
@@ -30,14 +28,6 @@ BODY_LIMIT = core_constant("SL_BODY_LIMIT")
 CONN_SPAN = core_constant("SL_CONN_SPAN")
 #: Longest response header block (X-Pad included).
 RESP_HDR_MAX = core_constant("SL_RESP_HDR_MAX")
-
-
-def body(size: int) -> bytes:
-    """The body of a ``size``-byte object: anchored at its end, which is a full line."""
-    if size == 0:
-        return b""
-    reps = size // 64 + 2
-    return (LINE * reps)[-size:]
 
 
 def size_of(target: str, default: int = DEFAULT_BODY) -> int:

@@ -9,7 +9,7 @@ import pytest
 from hostenv import HostEnv
 from slhttpd_expect import body
 
-from linerate import netns
+from linerate.host import netns
 
 
 def get_with_mss(env: HostEnv, mss: int, target: str) -> tuple[int, bytes]:

@@ -9,8 +9,8 @@ from rawlink import Conn, RawLink, flags_of, payload_of
 from scapy.layers.inet import TCP
 from slhttpd_expect import body, check_response, split_response
 
-from linerate.slhttpd_host import sanitizer_findings
-from linerate.wrk import parse_wrk, wrk_argv
+from linerate.host.frontend import sanitizer_findings
+from linerate.host.wrk import parse_wrk, wrk_argv
 
 MakeEnv = Callable[[Sequence[str]], HostEnv]
 

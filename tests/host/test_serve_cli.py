@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from linerate import netns
-from linerate.slhttpd_host import binary, build
+from linerate.host import netns
+from linerate.host.frontend import binary, build
 
 
 def linerate(*args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:

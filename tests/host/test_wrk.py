@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hostenv import HostEnv
 
-from linerate import netns
-from linerate.wrk import parse_wrk, wrk_argv
+from linerate.host import netns
+from linerate.host.wrk import parse_wrk, wrk_argv
 
 
 @pytest.mark.parametrize(

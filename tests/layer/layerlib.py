@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from linerate import ROOT
+
 MACHINES = ("openblocks-ax3", "mirabox")
 #: board folder -> kas machine, as the layer defines them.
 BOARDS = {"openblocks-ax3": "openblocks-ax3", "mirabox": "mirabox"}

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from layerlib import MACHINES, ROOT
 
-from linerate import layer_parse
-from linerate.kernel_source import cache_root
+from linerate.kernel.source import cache_root
+from linerate.layer import parse as layer_parse
 
 #: Recipes and image tasks each machine's linerate-image must pull in.
 EXPECTED_RECIPES = {

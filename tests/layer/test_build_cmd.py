@@ -8,7 +8,7 @@ import sys
 import pytest
 from layerlib import BOARDS, ROOT
 
-from linerate import build
+from linerate.layer import kas as build
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))

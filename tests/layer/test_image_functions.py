@@ -230,8 +230,8 @@ def test_kernel_configure_functions_on_the_pinned_source(tmp_path):
     patched source `linerate kernel` prepared, read-only (output in O=)."""
     import json
 
-    from linerate.kernel_inc import parse_inc
-    from linerate.kernel_source import source_dir, source_key
+    from linerate.kernel.inputs import parse_inc
+    from linerate.kernel.source import source_dir, source_key
 
     inputs = parse_inc()
     src = source_dir(inputs)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from linerate.errors import LinerateError
-from linerate.kernel_inc import FILES_DIR, INC_PATH, parse_inc
-from linerate.kernel_source import (
+from linerate.kernel.inputs import FILES_DIR, INC_PATH, parse_inc
+from linerate.kernel.source import (
     apply_series,
     check_source_version,
     installed_source_version,

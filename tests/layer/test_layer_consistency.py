@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from layerlib import BOARDS, MACHINES, ROOT, board_profile
 
-from linerate import layer_conf
-from linerate.kernel_inc import INC_PATH, parse_inc
-from linerate.layer_kernel_tree import dts_for_dtb, pinned_tarball, read_members, tarball_listing
+from linerate.kernel.inputs import INC_PATH, parse_inc
+from linerate.layer import conf as layer_conf
+from linerate.layer.kernel_tree import dts_for_dtb, pinned_tarball, read_members, tarball_listing
 
 KERNEL_BB = ROOT / "recipes" / "linux-ndiv" / "linux-ndiv_6.12.bb"
 RECIPE_FILES = sorted(

@@ -17,7 +17,7 @@ import pytest
 from layerlib import ROOT
 from test_image_functions import MEDIA, expand, function_body, run_functions
 
-from linerate import layer_conf
+from linerate.layer import conf as layer_conf
 
 UBI_EC_MAGIC = b"UBI#"
 

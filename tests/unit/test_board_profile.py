@@ -63,7 +63,7 @@ def test_mirabox_nand_map_is_the_agreed_one():
 
 
 def test_virt_map_matches_the_virtual_board():
-    from linerate.vboard import flash as vflash
+    from linerate.vboard import norimage as vflash
 
     nor = load_profile("virt").flash.nor
     assert nor is not None and nor.base == vflash.FLASH_BASE

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from linerate.errors import LinerateError
-from linerate.kernel_build import check_fits
+from linerate.kernel.build import check_fits
 
 
 def sized(tmp_path: Path, size: int) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from linerate import ROOT
-from linerate.vboard.build import BoardImages, build_images
+from linerate.vboard.images import BoardImages, build_images
 from linerate.vboard.session import VboardSession
 
 ARTIFACTS = ROOT / "artifacts" / "vboard"

@@ -89,7 +89,7 @@ def test_no_orphan_qemu_when_the_parent_is_killed(vboard_images, tmp_path):
         f"""
         import sys, time
         from pathlib import Path
-        from linerate.vboard.build import build_images
+        from linerate.vboard.images import build_images
         from linerate.vboard.launcher import VirtualBoard
         board = VirtualBoard(build_images(), run_dir=Path({str(tmp_path)!r}))
         board.start(paused=False)

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from linerate.console import BadPatternError
-from linerate.vboard.flash import ENV_SIZE, SLOT_A, SLOT_B
+from linerate.vboard.norimage import ENV_SIZE, SLOT_A, SLOT_B
 from linerate.vboard.session import VboardSession
 
 

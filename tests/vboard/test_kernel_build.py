@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from linerate import ROOT
-from linerate.kernel_build import modinfo_field, read_config
+from linerate.kernel.build import modinfo_field, read_config
 
 COLD_TIMEOUT = 3 * 3600  # cold builds on a busy 2-core machine
 

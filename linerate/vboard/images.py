@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from linerate.vboard import flash
+from linerate.vboard import norimage
+from linerate.vboard.guest_kernel import KernelImage, find_kernel
 from linerate.vboard.initramfs import build_initramfs
-from linerate.vboard.kernel import KernelImage, find_kernel
 
 Progress = Callable[[str], None]
 
@@ -53,8 +53,8 @@ def build_images(
         kernel = find_kernel(prefer_debian=prefer_debian, build=build_kernel, progress=progress)
     progress(f"kernel: {kernel.description} ({kernel.zimage})")
     initramfs = step("initramfs", lambda: build_initramfs(kernel))
-    uimage = step("uImage", lambda: flash.build_uimage(kernel.zimage, initramfs))
-    text = flash.env_text(overrides=env_overrides)
-    env_image = step("U-Boot environment", lambda: flash.build_env_image(text))
-    pflash = step("pflash", lambda: flash.build_pflash(env_image, uimage, uimage))
+    uimage = step("uImage", lambda: norimage.build_uimage(kernel.zimage, initramfs))
+    text = norimage.env_text(overrides=env_overrides)
+    env_image = step("U-Boot environment", lambda: norimage.build_env_image(text))
+    pflash = step("pflash", lambda: norimage.build_pflash(env_image, uimage, uimage))
     return BoardImages(kernel, initramfs, uimage, env_image, text, pflash, timings)

@@ -21,16 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linerate import ROOT
 from linerate.board.profile import load_profile
 from linerate.errors import LinerateError
-from linerate.kernel_inc import FILES_DIR, REPO_ROOT, KernelInputs
-from linerate.kernel_source import CROSS_COMPILE, file_digest, kernel_cache, source_key
+from linerate.kernel.inputs import FILES_DIR, KernelInputs
+from linerate.kernel.source import CROSS_COMPILE, file_digest, kernel_cache, source_key
 
 #: Bump when the build procedure changes in a way that changes outputs.
 RECIPE_VERSION = "1"
 BUILD_TIMESTAMP = "2026-01-01 00:00:00 UTC"
-MODULE_DIR = REPO_ROOT / "slhttpd" / "kernel"
-CORE_DIR = REPO_ROOT / "slhttpd" / "core"
+MODULE_DIR = ROOT / "slhttpd" / "kernel"
+CORE_DIR = ROOT / "slhttpd" / "core"
 BOARD_DTBS = (
     "marvell/armada-xp-openblocks-ax3-4.dtb",
     "marvell/armada-370-mirabox.dtb",

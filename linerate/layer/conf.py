@@ -15,9 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linerate import ROOT
 from linerate.errors import LinerateError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _ASSIGN = re.compile(
     r'^([A-Za-z0-9_:${}./+-]+)\s*(\?\?=|\?=|\+=|=\+|\.=|=\.|:=|=)\s*"(.*)"\s*$', re.S
@@ -81,7 +80,7 @@ def read_conf(
     (default: the file's directory, then the layer root) and read too unless
     ``follow`` is false (then only listed in ``requires``)."""
     conf = into if into is not None else ConfVars()
-    dirs = [path.parent, *(search if search is not None else [REPO_ROOT])]
+    dirs = [path.parent, *(search if search is not None else [ROOT])]
     try:
         text = path.read_text()
     except OSError as exc:
@@ -122,7 +121,7 @@ def read_conf(
     return conf
 
 
-def machine_conf(machine: str, root: Path = REPO_ROOT) -> ConfVars:
+def machine_conf(machine: str, root: Path = ROOT) -> ConfVars:
     path = root / "conf" / "machine" / f"{machine}.conf"
     if not path.is_file():
         raise LinerateError(f"no machine configuration {path}")

@@ -2,7 +2,7 @@
 
 ``linerate serve --iface NAME --addr A.B.C.D --ports 80,8000-8999`` serves on an existing
 interface of the current network namespace. ``linerate serve --demo`` (what ``make run`` does)
-builds a server/client namespace pair joined by a veth (see linerate.netns), serves on the
+builds a server/client namespace pair joined by a veth (see linerate.host.netns), serves on the
 server end and prints what to try from the client side; Ctrl-C stops, prints the counters and
 removes the namespaces.
 """
@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from linerate import netns
 from linerate.errors import LinerateError
-from linerate.slhttpd_host import Frontend, build, parse_ports
+from linerate.host import netns
+from linerate.host.frontend import Frontend, build, parse_ports
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linerate import ROOT
 from linerate.errors import LinerateError
-from linerate.netns import in_ns
+from linerate.host.netns import in_ns
 
-REPO = Path(__file__).resolve().parents[1]
-SLHTTPD_DIR = REPO / "slhttpd"
+SLHTTPD_DIR = ROOT / "slhttpd"
 
 #: What the sanitizers print when they find something (ASan, LSan, UBSan).
 SANITIZER_PATTERNS = re.compile(

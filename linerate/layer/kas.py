@@ -1,17 +1,10 @@
-"""`linerate build --board NAME`: the board's firmware images, built with kas.
+"""kas builds of the layer: the command per board and the checks a host must pass first.
 
-Runs ``kas build kas.yml:board/NAME/kas.yml`` (or kas-container) from the
-repository root, so the third-party layers land in layers/ and the images in
-build/tmp/deploy/images/<machine>/, where the board profile (images:) and
-`linerate flash` look for them. Before starting it checks what a multi-hour
-build would otherwise trip over late: the host can reach the source servers
-(or a KAS_PREMIRRORS / a complete DL_DIR stands in), bitbake is not run as
-root, the host tools and the locale exist, and there is disk space.
-"""
+What `linerate build` (linerate.layer.command) runs; no network used except the
+reachability check of the source hosts."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import socket
@@ -24,11 +17,11 @@ from urllib.parse import urlparse
 
 import yaml
 
+from linerate import ROOT
 from linerate.board.profile import load_profile
 from linerate.errors import LinerateError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-KAS_FILE = REPO_ROOT / "kas.yml"
+KAS_FILE = ROOT / "kas.yml"
 #: Free space a first build needs (downloads + tmp with rm_work): about 50 GB.
 MIN_FREE_BYTES = 50 * 10**9
 #: Servers a first build fetches from, besides the layers' git servers.
@@ -76,7 +69,7 @@ class Plan:
     images: dict[str, str]
 
 
-def plan(board: str, container: bool = False, root: Path = REPO_ROOT) -> Plan:
+def plan(board: str, container: bool = False, root: Path = ROOT) -> Plan:
     profile = load_profile(board)
     overlay = root / "board" / board / "kas.yml"
     if not overlay.is_file():
@@ -125,7 +118,7 @@ def unreachable(hosts: list[tuple[str, str]], connect: Connector = tcp_connect) 
     return failures
 
 
-def host_problems(root: Path = REPO_ROOT, container: bool = False) -> list[str]:
+def host_problems(root: Path = ROOT, container: bool = False) -> list[str]:
     """What would stop bitbake on this host, each with its fix."""
     problems = []
     if container:
@@ -166,68 +159,6 @@ def _has_locale(name: str) -> bool:
     return name.lower() in out.lower().split()
 
 
-def offline_sources_present(root: Path = REPO_ROOT) -> bool:
+def offline_sources_present(root: Path = ROOT) -> bool:
     """kas mirrors or a pre-filled download directory stand in for the network."""
     return bool(os.environ.get("KAS_PREMIRRORS")) and (root / "build" / "downloads").is_dir()
-
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "build",
-        help="build a board's firmware images with kas (Yocto)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--board", required=True, help="board profile name (board/NAME/board.yml)")
-    p.add_argument(
-        "--container",
-        action="store_true",
-        help="build inside kas-container (docker/podman) instead of on the host",
-    )
-    p.add_argument(
-        "--dry-run", action="store_true", help="check the host and print the kas command only"
-    )
-    p.add_argument(
-        "--skip-checks",
-        action="store_true",
-        help="do not check the host or the network first (kas/bitbake will still fail late)",
-    )
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    build_plan = plan(args.board, container=args.container)
-    print(f"linerate build: board {build_plan.board}, machine {build_plan.machine}")
-    print(f"  command:  (cd {REPO_ROOT} && {' '.join(build_plan.command)})")
-    print(f"  outputs:  {build_plan.deploy_dir}/")
-    if not args.skip_checks:
-        problems = host_problems(container=args.container)
-        if not offline_sources_present():
-            failed = unreachable(source_hosts())
-            if failed:
-                problems.append(
-                    "this host cannot reach the sources the build fetches:\n      "
-                    + "\n      ".join(failed)
-                    + "\n    build on a host with internet access, or give kas mirrors "
-                    "(KAS_PREMIRRORS) and a filled build/downloads (see docs/yocto.md)"
-                )
-        if problems:
-            raise LinerateError("cannot build here:\n  - " + "\n  - ".join(problems))
-    if args.dry_run:
-        return 0
-    if not Path(build_plan.command[0]).exists():
-        raise LinerateError(
-            f"{build_plan.command[0]} not found: run make deps (kas is a dev dependency)"
-        )
-    env = dict(os.environ, KAS_WORK_DIR=str(REPO_ROOT))
-    result = subprocess.run(build_plan.command, cwd=REPO_ROOT, env=env, check=False)
-    if result.returncode != 0:
-        raise LinerateError(
-            f"kas build failed (exit {result.returncode}); the failing task's log is "
-            "named above (build/tmp/work/.../temp/log.do_*)"
-        )
-    for medium, rel in sorted(build_plan.images.items()):
-        path = REPO_ROOT / rel
-        state = f"{path.stat().st_size} bytes" if path.exists() else "MISSING"
-        print(f"  {medium:12} {rel}: {state}")
-    return 0

@@ -14,8 +14,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from linerate.cache import cache_root
 from linerate.errors import LinerateError
-from linerate.kernel_inc import REPO_ROOT, KernelInputs
+from linerate.kernel.inputs import KernelInputs
 
 CROSS_COMPILE = "arm-linux-gnueabihf-"
 
@@ -39,12 +40,6 @@ BUILD_HEADERS = {
     "/usr/include/libelf.h": "libelf-dev",
 }
 MKIMAGE = {"mkimage": "u-boot-tools"}
-
-
-def cache_root() -> Path:
-    """Long-lived caches: $LINERATE_CACHE, else build/cache in the repository."""
-    env = os.environ.get("LINERATE_CACHE")
-    return Path(env) if env else REPO_ROOT / "build" / "cache"
 
 
 def kernel_cache() -> Path:

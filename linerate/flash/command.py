@@ -15,7 +15,7 @@ from linerate.errors import LinerateError
 from linerate.flash.flasher import MEDIA, default_medium, deployed_env, flash, tftp_overrides
 from linerate.flash.nor import NorResult
 from linerate.flash.progress import Progress
-from linerate.vboard.build import build_images
+from linerate.vboard.images import build_images
 
 
 def register(sub: Any) -> None:

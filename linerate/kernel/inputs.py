@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from linerate import ROOT
 from linerate.errors import LinerateError
-from linerate.layer_conf import logical_lines
+from linerate.layer.conf import logical_lines
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RECIPE_DIR = REPO_ROOT / "recipes" / "linux-ndiv"
+RECIPE_DIR = ROOT / "recipes" / "linux-ndiv"
 INC_PATH = RECIPE_DIR / "linux-ndiv.inc"
 FILES_DIR = RECIPE_DIR / "files"
 

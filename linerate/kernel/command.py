@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from linerate.errors import LinerateError
-from linerate.kernel_build import build, finished_build, outdir, read_manifest, targets
-from linerate.kernel_inc import INC_PATH, parse_inc
-from linerate.kernel_source import check_prerequisites, kernel_cache, prepare_source
+from linerate.kernel.build import build, finished_build, outdir, read_manifest, targets
+from linerate.kernel.inputs import INC_PATH, parse_inc
+from linerate.kernel.source import check_prerequisites, kernel_cache, prepare_source
 
 TARGET_NAMES = ("virt", "boards", "boards-check")
 

@@ -13,8 +13,8 @@ import tarfile
 from pathlib import Path
 
 from linerate.errors import LinerateError
-from linerate.kernel_inc import parse_inc
-from linerate.kernel_source import cache_root, tarball_path
+from linerate.kernel.inputs import parse_inc
+from linerate.kernel.source import cache_root, tarball_path
 
 LIST_TIMEOUT = 300
 

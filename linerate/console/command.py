@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if device is None:
         if not profile.virtual:
             raise LinerateError(f"board {profile.name} is real hardware: give --port")
-        from linerate.vboard.build import build_images
+        from linerate.vboard.images import build_images
         from linerate.vboard.launcher import VirtualBoard
 
         board = VirtualBoard(build_images())

@@ -1,0 +1,89 @@
+"""`linerate build --board NAME`: the board's firmware images, built with kas.
+
+Runs ``kas build kas.yml:board/NAME/kas.yml`` (or kas-container) from the
+repository root, so the third-party layers land in layers/ and the images in
+build/tmp/deploy/images/<machine>/, where the board profile (images:) and
+`linerate flash` look for them. Before starting it checks what a multi-hour
+build would otherwise trip over late: the host can reach the source servers
+(or a KAS_PREMIRRORS / a complete DL_DIR stands in), bitbake is not run as
+root, the host tools and the locale exist, and there is disk space.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+
+from linerate import ROOT
+from linerate.errors import LinerateError
+from linerate.layer.kas import (
+    host_problems,
+    offline_sources_present,
+    plan,
+    source_hosts,
+    unreachable,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "build",
+        help="build a board's firmware images with kas (Yocto)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--board", required=True, help="board profile name (board/NAME/board.yml)")
+    p.add_argument(
+        "--container",
+        action="store_true",
+        help="build inside kas-container (docker/podman) instead of on the host",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="check the host and print the kas command only"
+    )
+    p.add_argument(
+        "--skip-checks",
+        action="store_true",
+        help="do not check the host or the network first (kas/bitbake will still fail late)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    build_plan = plan(args.board, container=args.container)
+    print(f"linerate build: board {build_plan.board}, machine {build_plan.machine}")
+    print(f"  command:  (cd {ROOT} && {' '.join(build_plan.command)})")
+    print(f"  outputs:  {build_plan.deploy_dir}/")
+    if not args.skip_checks:
+        problems = host_problems(container=args.container)
+        if not offline_sources_present():
+            failed = unreachable(source_hosts())
+            if failed:
+                problems.append(
+                    "this host cannot reach the sources the build fetches:\n      "
+                    + "\n      ".join(failed)
+                    + "\n    build on a host with internet access, or give kas mirrors "
+                    "(KAS_PREMIRRORS) and a filled build/downloads (see docs/yocto.md)"
+                )
+        if problems:
+            raise LinerateError("cannot build here:\n  - " + "\n  - ".join(problems))
+    if args.dry_run:
+        return 0
+    if not Path(build_plan.command[0]).exists():
+        raise LinerateError(
+            f"{build_plan.command[0]} not found: run make deps (kas is a dev dependency)"
+        )
+    env = dict(os.environ, KAS_WORK_DIR=str(ROOT))
+    result = subprocess.run(build_plan.command, cwd=ROOT, env=env, check=False)
+    if result.returncode != 0:
+        raise LinerateError(
+            f"kas build failed (exit {result.returncode}); the failing task's log is "
+            "named above (build/tmp/work/.../temp/log.do_*)"
+        )
+    for medium, rel in sorted(build_plan.images.items()):
+        path = ROOT / rel
+        state = f"{path.stat().st_size} bytes" if path.exists() else "MISSING"
+        print(f"  {medium:12} {rel}: {state}")
+    return 0
