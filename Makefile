@@ -2,9 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
-# Long-lived build caches keyed by their inputs (kernel builds, ccache, board
-# images): shared by every clone on this machine, so a second run is fast.
-export LINERATE_CACHE ?= $(HOME)/.cache/linerate
+# Long-lived build caches (kernel builds, ccache, board images, the unpacked
+# third-party layers) are in $LINERATE_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/linerate:
+# linerate/cache.py is the one place that decides it, for make, the CLI and the tests.
 # Tiers that run here and in CI; `board` runs the board suite on the virtual
 # board (on real hardware: pytest tests/board --board NAME --port DEV).
 TIERS ?= unit or host or layer or vboard or board

@@ -2,4 +2,8 @@
 
 
 class LinerateError(Exception):
-    """An error whose message tells the user what to check."""
+    """An error whose message tells the user what to check (exit status 1)."""
+
+
+class UsageError(LinerateError):
+    """A command-line value that cannot work (exit status 2, as argparse's own)."""

@@ -1,9 +1,11 @@
 """pytest plugin for the board tests: ``--board NAME`` (default virt), ``--port DEV``.
 
+Registered as a plugin (the ``pytest11`` entry point in pyproject.toml), so the
+options work from any test path (``pytest tests -m board --board mirabox``).
 Without ``--port`` the virtual board is started (and skipped, with the reason,
-if QEMU or its U-Boot is missing). Every test gets its own console transcript in
-``artifacts/<test>/console.log``; when a test fails, the end of its transcript
-is shown in the failure report. ``tests/board/conftest.py`` wires this in.
+if QEMU or its U-Boot is missing). Every test that uses the board gets its own
+console transcript in ``artifacts/<test>/console.log``; when it fails, the end of
+its transcript is in the failure report, on the terminal and in the JUnit XML.
 
 ``$LINERATE_ARTIFACTS`` moves ``artifacts/``. Fixtures: ``board_profile``;
 ``board`` (a started :class:`Target`, one per session); ``console_log`` (this
@@ -38,25 +40,18 @@ _TRANSCRIPT_KEY = pytest.StashKey[Path]()
 _TAIL_LINES = 60
 
 
-def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("linerate board", "board tests (tests/board)")
-    try:
-        group.addoption(
-            "--board",
-            default="virt",
-            help="board profile from board/<NAME>/board.yml (default: virt)",
-        )
-        group.addoption(
-            "--port",
-            default=None,
-            help="serial console of a real board (default: start the virtual board)",
-        )
-    except ValueError:
-        pass  # registered already (the plugin loaded twice)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
+    group = parser.getgroup("linerate board", "board tests (tests/board)")
+    group.addoption(
+        "--board",
+        default="virt",
+        help="board profile from board/<NAME>/board.yml (default: virt)",
+    )
+    group.addoption(
+        "--port",
+        default=None,
+        help="serial console of a real board (default: start the virtual board)",
+    )
 
 
 def _safe(name: str) -> str:
@@ -73,9 +68,7 @@ def test_dir(item: pytest.Item) -> Path:
 
 @pytest.fixture(scope="session")
 def board_profile(pytestconfig: pytest.Config) -> Profile:
-    # Defaults also when tests/board/conftest.py was not loaded at start-up (then the
-    # options are not registered: ``pytest tests -m board``).
-    name = pytestconfig.getoption("--board", default="virt") or "virt"
+    name = pytestconfig.getoption("--board") or "virt"
     try:
         return load_profile(name)
     except ProfileError as exc:
@@ -95,7 +88,7 @@ def _virtual_unavailable() -> str | None:
 @pytest.fixture(scope="session")
 def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Target]:
     """The board under test, started once for the session (a virtual one without --port)."""
-    port = pytestconfig.getoption("--port", default=None)
+    port = pytestconfig.getoption("--port")
     session_log = artifacts_dir() / "board-session.log"
     target: Target
     if port:
@@ -121,6 +114,13 @@ def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Targe
 
 
 @pytest.fixture(autouse=True)
+def _board_console_log(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the board records its console (no effect on other tests)."""
+    if "board" in request.fixturenames:
+        request.getfixturevalue("console_log")
+
+
+@pytest.fixture
 def console_log(request: pytest.FixtureRequest) -> Iterator[Path]:
     """This test's transcript: ``artifacts/<test>/console.log`` (the board's console)."""
     path = test_dir(request.node) / "console.log"
@@ -175,5 +175,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     lines = text.rstrip("\n").split("\n")
     tail = "\n".join(lines[-_TAIL_LINES:])
     title = f"console transcript ({path}, last {min(len(lines), _TAIL_LINES)} lines)"
-    if all(name != title for name, _ in report.sections):  # once, if wired in twice
+    longrepr = report.longrepr
+    if hasattr(longrepr, "addsection"):
+        # Part of the failure itself: the terminal report and the JUnit XML's <failure>.
+        longrepr.addsection(title, tail)
+    else:
         report.sections.append((title, tail))

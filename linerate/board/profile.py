@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from linerate import ROOT
-from linerate.errors import LinerateError
+from linerate.errors import LinerateError, UsageError
 
 BOARD_DIR = ROOT / "board"
 ROLES = ("management", "test")
@@ -29,6 +29,10 @@ _IPV4_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
 
 class ProfileError(LinerateError):
     """A board profile is missing, unreadable or invalid."""
+
+
+class UnknownBoardError(ProfileError, UsageError):
+    """No profile of that name (a usage error: ``--board`` names no board)."""
 
 
 # -- the model ---------------------------------------------------------------------
@@ -610,7 +614,7 @@ def load_profile(name_or_path: str | Path, board_dir: Path = BOARD_DIR) -> Profi
         path = profile_path(str(name_or_path), board_dir)
     if not path.is_file():
         have = ", ".join(available(board_dir)) or "none"
-        raise ProfileError(f"no board profile {path} (available boards: {have})")
+        raise UnknownBoardError(f"no board profile {path} (available boards: {have})")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from linerate.errors import LinerateError
+from linerate.errors import LinerateError, UsageError
 from linerate.host import netns
 from linerate.host.frontend import Frontend, build, parse_ports
 
@@ -58,11 +58,11 @@ def _extra_args(args: argparse.Namespace) -> list[str]:
 
 def _check_addr(addr: str | None) -> str:
     if not addr:
-        raise LinerateError("--addr is required (the IPv4 address to serve, e.g. 10.77.0.1)")
+        raise UsageError("--addr is required (the IPv4 address to serve, e.g. 10.77.0.1)")
     try:
         ipaddress.IPv4Address(addr)
     except ValueError:
-        raise LinerateError(f"--addr '{addr}' is not an IPv4 address (A.B.C.D)") from None
+        raise UsageError(f"--addr '{addr}' is not an IPv4 address (A.B.C.D)") from None
     return addr
 
 
@@ -155,10 +155,10 @@ def serve_demo(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.demo:
         if args.iface or args.addr:
-            raise LinerateError("--demo makes its own interface and address: drop --iface/--addr")
+            raise UsageError("--demo makes its own interface and address: drop --iface/--addr")
         return serve_demo(args)
     if not args.iface:
-        raise LinerateError("give --iface NAME --addr A.B.C.D, or --demo")
+        raise UsageError("give --iface NAME --addr A.B.C.D, or --demo")
     try:
         return serve_iface(args)
     except subprocess.TimeoutExpired as exc:

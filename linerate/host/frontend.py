@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linerate import ROOT
-from linerate.errors import LinerateError
+from linerate.errors import LinerateError, UsageError
 from linerate.host.netns import in_ns
 
 SLHTTPD_DIR = ROOT / "slhttpd"
@@ -59,24 +59,22 @@ def build(asan: bool = False, force: bool = False) -> Path:
 def parse_ports(spec: str) -> list[tuple[int, int]]:
     """Check a port list such as ``80,8000-8999``; return its ranges or raise with the fix."""
     if not spec.strip():
-        raise LinerateError("empty port list: give ports or ranges, e.g. --ports 80,8000-8999")
+        raise UsageError("empty port list: give ports or ranges, e.g. --ports 80,8000-8999")
     ranges: list[tuple[int, int]] = []
     for item in spec.split(","):
         part = item.strip()
         bounds = part.split("-")
         if len(bounds) > 2 or not all(b.strip().isdigit() for b in bounds):
-            raise LinerateError(
+            raise UsageError(
                 f"bad port '{part}' in '{spec}': expected a number or a range LOW-HIGH "
                 "(e.g. 80,8000-8999)"
             )
         lo, hi = int(bounds[0]), int(bounds[-1])
         for port in (lo, hi):
             if not 1 <= port <= 65535:
-                raise LinerateError(
-                    f"port {port} in '{spec}' is out of range: TCP ports are 1..65535"
-                )
+                raise UsageError(f"port {port} in '{spec}' is out of range: TCP ports are 1..65535")
         if lo > hi:
-            raise LinerateError(f"bad port range '{part}': the low end comes first ({hi}-{lo})")
+            raise UsageError(f"bad port range '{part}': the low end comes first ({hi}-{lo})")
         ranges.append((lo, hi))
     return ranges
 

@@ -2,8 +2,11 @@
 
 Needs the third-party layers checked out kas-style in one directory
 (``openembedded-core/`` and ``bitbake/`` side by side, as kas.yml's
-``layers/``), named by ``LINERATE_LAYERS_DIR``. bitbake refuses to run as
-root, so when called as root the commands run as ``nobody`` (setpriv).
+``layers/``): ``LINERATE_LAYERS_DIR`` names such a directory; else the archive of
+them (``$LINERATE_LAYERS_ARCHIVE``, else ``../shared/layers/layers-wrynose.tar.xz``
+beside the project) is unpacked once into the cache. bitbake refuses to run as
+root, so when called as root the commands run as ``nobody`` (setpriv), in a
+workspace that user can reach (see :func:`workspace`).
 Network access is off (``BB_NO_NETWORK = "1"``): parsing and the task graph
 need no sources.
 """
@@ -19,9 +22,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from linerate import ROOT
+from linerate.cache import cache_root
 from linerate.errors import LinerateError
 
 LAYERS_ENV = "LINERATE_LAYERS_DIR"
+ARCHIVE_ENV = "LINERATE_LAYERS_ARCHIVE"
+#: The pinned third-party layers as the project's shared folder holds them.
+SHARED_ARCHIVE = ROOT.parent / "shared" / "layers" / "layers-wrynose.tar.xz"
+#: Where bitbake works when the unprivileged user cannot reach the cache (root's
+#: cache is under /root, mode 0700).
+FALLBACK_WORKSPACE = Path("/var/tmp/linerate-bitbake")
 #: Seconds one bitbake command may take (a cold parse of oe-core on 2 cores
 #: takes 1-3 minutes).
 BITBAKE_TIMEOUT = 900
@@ -63,9 +74,86 @@ def layers_from_env() -> Layers | None:
     return Layers(Path(value).resolve()) if value else None
 
 
+def layers_archive() -> Path | None:
+    """The archive of the pinned layers, if there is one."""
+    value = os.environ.get(ARCHIVE_ENV)
+    path = Path(value) if value else SHARED_ARCHIVE
+    return path if path.is_file() else None
+
+
+def find_layers() -> Layers | None:
+    """``$LINERATE_LAYERS_DIR``, else the archive unpacked in the workspace, else None."""
+    found = layers_from_env()
+    if found is not None:
+        return found
+    archive = layers_archive()
+    return Layers(unpack_layers(archive)) if archive is not None else None
+
+
+def _reachable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether a process of uid/gid (no supplementary groups) can enter ``path``."""
+    for d in (path, *path.parents):
+        if not d.exists():
+            continue
+        st = d.stat()
+        if st.st_uid == uid:
+            bits = 0o100
+        elif st.st_gid == gid:
+            bits = 0o010
+        else:
+            bits = 0o001
+        if not st.st_mode & bits:
+            return False
+    return True
+
+
+def workspace() -> Path:
+    """Where bitbake's build directories and the unpacked layers live: the cache
+    (``<cache>/layer``) when bitbake's user can reach it, else /var/tmp/linerate-bitbake
+    (as root the cache is in /root, which ``nobody`` cannot enter)."""
+    _, uid, gid = _as_unprivileged()
+    preferred = cache_root() / "layer"
+    base = preferred if _reachable_by(preferred, uid, gid) else FALLBACK_WORKSPACE
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def unpack_layers(archive: Path) -> Path:
+    """Unpack ``archive`` once (keyed by its name, size and mtime); return the directory."""
+    st = archive.stat()
+    key = f"{archive.name.split('.')[0]}-{st.st_size:x}-{int(st.st_mtime):x}"
+    dest = workspace() / "layers" / key
+    done = dest / ".unpacked"
+    if done.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with (dest.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():
+            return dest
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        result = subprocess.run(
+            ["tar", "-xJf", str(archive), "-C", str(tmp)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise LinerateError(f"cannot unpack {archive}: {result.stderr.strip()[-500:]}")
+        os.chmod(tmp, 0o755)
+        tmp.rename(dest)
+        done.write_text(f"{archive}\n")
+    return dest
+
+
 def git_head(repo: Path) -> str:
     out = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "HEAD"],
+        ["git", "-c", f"safe.directory={repo}", "-C", str(repo), "rev-parse", "HEAD"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -16,7 +16,6 @@ import pytest
 import yaml
 from layerlib import MACHINES, ROOT
 
-from linerate.kernel.source import cache_root
 from linerate.layer import parse as layer_parse
 
 #: Recipes and image tasks each machine's linerate-image must pull in.
@@ -48,11 +47,12 @@ EXPECTED_TASKS = {
 
 @pytest.fixture(scope="module")
 def layers() -> layer_parse.Layers:
-    found = layer_parse.layers_from_env()
+    found = layer_parse.find_layers()
     if found is None:
         pytest.skip(
-            f"{layer_parse.LAYERS_ENV} is not set: no third-party layers to parse with "
-            "(kas checkout kas.yml puts them in layers/)"
+            f"no third-party layers to parse with: {layer_parse.LAYERS_ENV} is not set and "
+            f"{layer_parse.SHARED_ARCHIVE} does not exist (kas checkout kas.yml puts them "
+            "in layers/)"
         )
     problems = found.problems()
     assert not problems, f"{layer_parse.LAYERS_ENV}={found.root}: missing {problems}"
@@ -71,7 +71,7 @@ def test_layers_are_at_the_pinned_commits(layers):
 
 @pytest.fixture(scope="module")
 def build_root() -> Path:
-    path = cache_root() / "layer" / "bitbake-parse"
+    path = layer_parse.workspace() / "bitbake-parse"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

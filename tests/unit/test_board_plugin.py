@@ -23,8 +23,13 @@ def test_a_failing_test_shows_its_console_transcript(pytester, tmp_path, monkeyp
             assert board_profile.kas_machine == "mirabox"
         """
     )
-    result = pytester.runpytest_inprocess("-p", "linerate.pytest_plugin", "--board", "mirabox")
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest_inprocess(
+        "-p", "linerate.pytest_plugin", "--board", "mirabox", f"--junitxml={junit}"
+    )
     result.assert_outcomes(passed=2, failed=1)
+    xml = junit.read_text()
+    assert "bad CRC here" in xml and "console transcript" in xml
     result.stdout.fnmatch_lines(["*console transcript (*test_fails*console.log, last 3 lines)*"])
     result.stdout.fnmatch_lines(["bad CRC here"])
     assert "fine" not in result.stdout.str()
@@ -47,3 +52,23 @@ def test_an_unknown_board_is_a_usage_error(pytester):
     result = pytester.runpytest_inprocess("-p", "linerate.pytest_plugin", "--board", "nope")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*no board profile*nope*available boards*"])
+
+
+def test_options_work_from_any_path_through_the_entry_point(pytester):
+    """The plugin is an installed pytest11 entry point: no -p, no conftest needed."""
+    pytester.makepyfile(
+        test_sample="""
+        def test_options(pytestconfig):
+            assert pytestconfig.getoption("--board") == "mirabox"
+        """
+    )
+    result = pytester.runpytest_subprocess("--board", "mirabox", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_tests_without_the_board_get_no_transcript(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("LINERATE_ARTIFACTS", str(tmp_path / "artifacts"))
+    pytester.makepyfile(test_sample="def test_plain():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "linerate.pytest_plugin")
+    result.assert_outcomes(passed=1)
+    assert not (tmp_path / "artifacts").exists()
