@@ -35,18 +35,12 @@ def binary(asan: bool = False) -> Path:
 
 
 def build(asan: bool = False, force: bool = False) -> Path:
-    """Build the frontend with ``make -C slhttpd`` (make decides what is stale)."""
+    """Build the frontend with ``make -C slhttpd``: every call asks make, which rebuilds
+    it when a core or frontend source changed (``force``: rebuild in any case)."""
     path = binary(asan)
-    if path.exists() and not force:
-        return path
     target = f"out/{path.name}"
-    proc = subprocess.run(
-        ["make", "-C", str(SLHTTPD_DIR), target],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    cmd = ["make", "-C", str(SLHTTPD_DIR), *(["-B"] if force else []), target]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode != 0 or not path.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise LinerateError(
