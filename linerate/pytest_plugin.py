@@ -10,7 +10,7 @@ its transcript is in the failure report, on the terminal and in the JUnit XML.
 ``$LINERATE_ARTIFACTS`` moves ``artifacts/``. Fixtures: ``board_profile``;
 ``board`` (a started :class:`Target`, one per session); ``console_log`` (this
 test's transcript path); ``at_uboot`` (the board at U-Boot's prompt: its
-:class:`BoardControl`); ``at_shell`` (the board at a shell); ``ndiv_kernel``
+:class:`BoardStrategy`); ``at_shell`` (the board at a shell); ``ndiv_kernel``
 (skips unless the board runs the project's kernel).
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from linerate import ROOT
-from linerate.board.control import BoardControl
 from linerate.board.profile import Profile, ProfileError, load_profile
+from linerate.board.strategy import BoardStrategy
 from linerate.board.target import SerialTarget, Target, VirtualTarget
 from linerate.errors import LinerateError
 
@@ -137,17 +137,17 @@ def console_log(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 
 @pytest.fixture
-def at_uboot(board: Target) -> BoardControl:
+def at_uboot(board: Target) -> BoardStrategy:
     """The board at U-Boot's prompt."""
-    board.control.to_uboot()
-    return board.control
+    board.strategy.to_uboot()
+    return board.strategy
 
 
 @pytest.fixture
-def at_shell(board: Target) -> BoardControl:
+def at_shell(board: Target) -> BoardStrategy:
     """The board at a Linux shell (booted through U-Boot if it was not)."""
-    board.control.ensure_shell()
-    return board.control
+    board.strategy.ensure_shell()
+    return board.strategy
 
 
 @pytest.fixture

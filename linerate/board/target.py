@@ -1,9 +1,11 @@
 """A board to work on: a real one on a serial port, or the virtual board.
 
-Both give a console (:class:`SerialPort`), a :class:`BoardControl` for it, the
-image the flasher writes to NOR (``nor_image``), and where the host reaches
-SLHTTPD on each test port (``http_endpoint``). The virtual board is started by
-the target and always stopped when it closes.
+Both give a console (:class:`SerialPort`), the one :class:`BoardStrategy` for it
+(``strategy``: its drivers and states), the image the flasher writes to NOR
+(``nor_image``), and where the host reaches SLHTTPD on each test port
+(``http_endpoint``). The virtual board is started by the target and always
+stopped when it closes; ``boot_to`` brings it to U-Boot or a shell right after
+power-on (timed: ``strategy.time_to_uboot``, ``strategy.time_to_shell``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 
 from linerate import ROOT
-from linerate.board.control import BoardControl
-from linerate.board.profile import Port, Profile
+from linerate.board.profile import Port, Profile, load_profile
+from linerate.board.strategy import BoardStrategy, State
 from linerate.console import SerialPort
 from linerate.console.transcript import Transcript
 from linerate.errors import LinerateError
@@ -26,7 +28,7 @@ class Target:
 
     profile: Profile
     port: SerialPort
-    control: BoardControl
+    strategy: BoardStrategy
     #: Whether the booted kernel has ndiv (None: unknown, e.g. a real board before boot).
     has_ndiv: bool | None = None
     kernel_description = ""
@@ -82,7 +84,7 @@ class SerialTarget(Target):
     def __init__(self, profile: Profile, device: str, transcript: Path | None = None) -> None:
         self.profile = profile
         self.port = SerialPort(device, baud=profile.console.baud, transcript=transcript)
-        self.control = BoardControl(profile, self.port)
+        self.strategy = BoardStrategy(profile, self.port)
 
     def start(self) -> SerialTarget:
         self.port.open()
@@ -93,25 +95,41 @@ class SerialTarget(Target):
 
 
 class VirtualTarget(Target):
-    """The virtual board, started paused so no console output is lost."""
+    """The virtual board, started paused so no console output is lost.
+
+    ``boot_to``: after power-on, reach U-Boot (``State.UBOOT``) or a shell
+    (``State.SHELL``), stopping in U-Boot on the way unless ``stop_in_uboot`` is
+    False; None leaves the board running (the strategy finds it later).
+    ``direct_kernel``: QEMU starts the kernel itself (no U-Boot)."""
 
     def __init__(
         self,
-        profile: Profile,
+        profile: Profile | None = None,
         transcript: Path | None = None,
         images: BoardImages | None = None,
+        *,
+        boot_to: State | None = None,
+        stop_in_uboot: bool = True,
+        direct_kernel: bool = False,
+        run_dir: Path | None = None,
+        boot_timeout: float = 120.0,
     ) -> None:
-        self.profile = profile
+        self.profile = profile or load_profile("virt")
         self.images = images
         self._transcript = transcript
         self.board: VirtualBoard | None = None
+        self.boot_to = boot_to
+        self.stop_in_uboot = stop_in_uboot
+        self.direct_kernel = direct_kernel
+        self.run_dir = run_dir
+        self.boot_timeout = boot_timeout
 
     def start(self) -> VirtualTarget:
         if self.images is None:
             self.images = build_images()
         self.has_ndiv = self.images.kernel.has_ndiv
         self.kernel_description = self.images.kernel.description
-        board = VirtualBoard(self.images)
+        board = VirtualBoard(self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel)
         self.board = board
         try:
             board.start(paused=True)
@@ -119,8 +137,15 @@ class VirtualTarget(Target):
             self.port = SerialPort(
                 board.pty, baud=self.profile.console.baud, transcript=self._transcript
             ).open()
-            self.control = BoardControl(self.profile, self.port, power_cycle=board.reset)
+            self.strategy = BoardStrategy(self.profile, self.port, power_cycle=board.reset)
             board.resume()
+            if self.boot_to is not None:
+                self.strategy.power_on(
+                    self.boot_to,
+                    stop_in_uboot=self.stop_in_uboot,
+                    uboot=not self.direct_kernel,
+                    timeout=self.boot_timeout,
+                )
         except BaseException:
             self.close()
             raise

@@ -2,10 +2,12 @@
 
 The split follows the usual driver/strategy shape: :class:`SerialPort` moves bytes
 and watches for bad patterns, :class:`UBootDriver` and :class:`LinuxShell` know
-one program's conventions each, and the callers (flasher, board tests, the
-virtual board) decide the sequence.
+one program's conventions each, with one command contract (:class:`CommandDriver`:
+``run() -> (status, output)``, ``check() -> output``), and the board strategy
+(:mod:`linerate.board.strategy`) decides the sequence.
 """
 
+from linerate.console.driver import CommandDriver
 from linerate.console.errors import (
     BadPatternError,
     CommandFailedError,
@@ -22,6 +24,7 @@ __all__ = [
     "DEFAULT_BAD_PATTERNS",
     "BadPattern",
     "BadPatternError",
+    "CommandDriver",
     "CommandFailedError",
     "ConsoleError",
     "ConsoleTimeoutError",

@@ -109,8 +109,10 @@ class UBootDriver:
                     self.port.tail(),
                 ) from exc
 
-    def run(self, command: str, timeout: float = 10.0) -> str:
-        """Run ``command``; return its output (without echo and prompt, ``\\r`` removed)."""
+    def send_command(self, command: str, timeout: float = 10.0) -> str:
+        """Type ``command`` and return its output (without echo and prompt, ``\\r``
+        removed). No exit status: this needs no hush, and flash steps that must work
+        without it judge the output instead."""
         self.port.transcript.note(f"uboot run: {command}")
         self._type(command, timeout=self.echo_timeout)
         self.port.send("\r")
@@ -118,10 +120,11 @@ class UBootDriver:
         out = self.port.before.replace("\r", "")
         return out[1:] if out.startswith("\n") else out
 
-    def run_status(self, command: str, timeout: float = 10.0) -> tuple[int, str]:
-        """Run ``command`` and return (exit status, output) using hush's ``$?``."""
+    def run(self, command: str, timeout: float = 10.0) -> tuple[int, str]:
+        """Run ``command``; return (exit status, output), the status from hush's ``$?``
+        (the contract of every console driver: :class:`LinuxShell` too)."""
         token = secrets.token_hex(3)
-        out = self.run(f"{command}; echo rc{token}=$?", timeout=timeout)
+        out = self.send_command(f"{command}; echo rc{token}=$?", timeout=timeout)
         m = re.search(rf"rc{token}=(\d+)\s*$", out)
         if not m:
             raise ConsoleError(f"no exit status from {command!r}", self.port.tail())
@@ -129,7 +132,7 @@ class UBootDriver:
 
     def check(self, command: str, timeout: float = 10.0) -> str:
         """Run ``command``; raise :class:`CommandFailedError` if its status is not 0."""
-        status, out = self.run_status(command, timeout=timeout)
+        status, out = self.run(command, timeout=timeout)
         if status != 0:
             raise CommandFailedError(command, status, out, self.port.tail())
         return out
@@ -138,10 +141,10 @@ class UBootDriver:
 
     def printenv(self) -> dict[str, str]:
         """The whole environment as a dict."""
-        return parse_printenv(self.run("printenv", timeout=10.0))
+        return parse_printenv(self.send_command("printenv", timeout=10.0))
 
     def getenv(self, name: str) -> str | None:
-        status, out = self.run_status(f"printenv {name}")
+        status, out = self.run(f"printenv {name}")
         if status != 0:
             return None
         return parse_printenv(out).get(name)

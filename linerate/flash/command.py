@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if extra:
             progress.say(f"from the build's uboot-env.txt: {', '.join(extra)}")
         result = flash(
-            target.control,
+            target.strategy,
             image,
             medium,
             progress,
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if medium != "ssd" and (args.boot or (profile.virtual and not args.port)):
             progress.phase("boot to a shell")
-            target.control.boot("boot")
+            target.strategy.boot("boot")
             progress.done()
         elif medium != "ssd" and args.port:
             progress.say("the board waits at U-Boot's prompt: type boot there, or power-cycle")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from linerate.board.control import BoardControl
 from linerate.board.profile import Profile, Tftp
+from linerate.board.strategy import BoardStrategy
 from linerate.flash.errors import FlashError
 from linerate.flash.nand import MEDIA as NAND_MEDIA
 from linerate.flash.nand import NandFlasher, NandResult
@@ -60,7 +60,7 @@ def tftp_overrides(tftp: Tftp, server_ip: str | None, board_ip: str | None) -> T
 
 
 def flash(
-    control: BoardControl,
+    strategy: BoardStrategy,
     image: Path,
     medium: str,
     progress: Progress,
@@ -71,7 +71,7 @@ def flash(
     allow_any_image: bool = False,
     extra_env: dict[str, str] | None = None,
 ) -> Result:
-    profile = control.profile
+    profile = strategy.profile
     if medium not in MEDIA:
         raise FlashError(f"unknown medium {medium!r}: one of {', '.join(MEDIA)}")
     if not image.is_file():
@@ -86,18 +86,18 @@ def flash(
             "(the build's .noruimg / uImage); nothing done"
         )
     if medium == "ssd":
-        how = control.ensure_shell()
+        how = strategy.ensure_shell()
         progress.say(f"the SSD is written from the running appliance ({how})")
-        return SsdFlasher(profile, control.shell, progress).flash(image)
-    how = control.to_uboot()
+        return SsdFlasher(profile, strategy.shell, progress).flash(image)
+    how = strategy.to_uboot()
     progress.say(f"at U-Boot's prompt ({how})")
     loader = RamLoader(
-        control.uboot, profile, progress, transport=transport, tftp=tftp, after_load=after_load
+        strategy.uboot, profile, progress, transport=transport, tftp=tftp, after_load=after_load
     )
     if medium == "nor":
-        return NorFlasher(profile, control.uboot, progress, loader).flash(
+        return NorFlasher(profile, strategy.uboot, progress, loader).flash(
             image, slot=slot, allow_any=allow_any_image, extra_env=extra_env
         )
-    return NandFlasher(profile, control.uboot, progress, loader).flash(
+    return NandFlasher(profile, strategy.uboot, progress, loader).flash(
         image, medium, extra_env=extra_env
     )

@@ -174,7 +174,9 @@ class RamLoader:
             # U-Boot's own progress is a line of '#': allow minutes for big files.
             timeout = 60.0 + size / 100_000
             try:
-                out = self.uboot.run(f"tftpboot {address:#x} {image.name}", timeout=timeout)
+                out = self.uboot.send_command(
+                    f"tftpboot {address:#x} {image.name}", timeout=timeout
+                )
             except ConsoleError as exc:
                 raise FlashError(f"tftpboot did not finish: {exc}") from exc
             m = _BYTES_RE.search(out)

@@ -27,7 +27,7 @@ class UBootCommands:
             if self.hush:
                 out = self.uboot.check(command, timeout=timeout)
             else:
-                out = self.uboot.run(command, timeout=timeout)
+                out = self.uboot.send_command(command, timeout=timeout)
         except ConsoleError as exc:
             raise FlashError(f"{command!r} failed: {exc}") from exc
         if not re.search(ok, out):

@@ -9,6 +9,7 @@ the newest finished build of each target.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,8 +25,15 @@ from typing import Any
 from linerate import ROOT
 from linerate.board.profile import load_profile
 from linerate.errors import LinerateError
-from linerate.kernel.inputs import FILES_DIR, KernelInputs
-from linerate.kernel.source import CROSS_COMPILE, file_digest, kernel_cache, source_key
+from linerate.kernel.inputs import FILES_DIR, INC_PATH, KernelInputs, parse_inc
+from linerate.kernel.source import (
+    CROSS_COMPILE,
+    check_prerequisites,
+    file_digest,
+    kernel_cache,
+    prepare_source,
+    source_key,
+)
 
 #: Bump when the build procedure changes in a way that changes outputs.
 RECIPE_VERSION = "1"
@@ -439,3 +447,97 @@ def prune_outdirs(prefix: str, keep: set[Path], newest: int = 2) -> None:
     for d in dirs[newest:]:
         if d not in keep:
             shutil.rmtree(d, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class KernelBuild:
+    """A finished build of one target: what callers use, typed (the manifest has it all)."""
+
+    target: str
+    release: str
+    outdir: Path
+    #: zImage (virt and boards targets), the SLHTTPD module (virt, unless skipped).
+    zimage: Path | None
+    module: Path | None
+    #: True when the build was found finished, not built now.
+    cached: bool
+    #: The manifest as written next to the build (``linerate kernel --json`` prints it).
+    manifest: dict[str, Any]
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> KernelBuild:
+        zimage, module = manifest.get("zImage"), manifest.get("module")
+        return cls(
+            target=manifest["target"],
+            release=manifest.get("release", ""),
+            outdir=Path(manifest["outdir"]),
+            zimage=Path(zimage) if zimage else None,
+            module=Path(module) if module else None,
+            cached=bool(manifest.get("cached")),
+            manifest=manifest,
+        )
+
+
+class CacheLock:
+    """One kernel build at a time per cache (they share the source tree)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh: Any = None
+
+    def __enter__(self) -> CacheLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = self.path.open("w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"kernel: waiting for another linerate kernel run ({self.path})", flush=True)
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def find_build(name: str) -> KernelBuild | None:
+    """The finished build of target ``name`` for the current inputs, else None (no lock,
+    no tools needed, nothing built)."""
+    inputs = parse_inc(INC_PATH)
+    target = targets(inputs)[name]
+    manifest = read_manifest(outdir(inputs, target), target)
+    if manifest is None:
+        return None
+    manifest["cached"] = True
+    return KernelBuild.from_manifest(manifest)
+
+
+def build_target(
+    name: str,
+    *,
+    with_module: bool = True,
+    jobs: int = 2,
+    verbose: bool = False,
+    force: bool = False,
+) -> KernelBuild:
+    """Build target ``name`` (virt, boards, boards-check) unless a finished build with the
+    same inputs exists; progress lines go to stdout."""
+    inputs = parse_inc(INC_PATH)
+    target = targets(inputs)[name]
+    manifest = None if force else finished_build(inputs, target, with_module)
+    if manifest is None:
+        check_prerequisites(inputs, need_mkimage=target.boards)
+        with CacheLock(kernel_cache() / ".lock"):
+            src = prepare_source(inputs, kernel_cache() / "source.log")
+            manifest = build(
+                inputs,
+                src,
+                target,
+                jobs=max(1, jobs),
+                with_module=with_module,
+                verbose=verbose,
+                force=force,
+            )
+    if not manifest.get("release"):
+        raise LinerateError("build finished without a kernel release string")
+    return KernelBuild.from_manifest(manifest)

@@ -16,19 +16,14 @@ building (exit status 3 when that build does not exist yet).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import sys
 import time
 from contextlib import redirect_stdout
-from pathlib import Path
 from typing import Any
 
-from linerate.errors import LinerateError
-from linerate.kernel.build import build, finished_build, outdir, read_manifest, targets
-from linerate.kernel.inputs import INC_PATH, parse_inc
-from linerate.kernel.source import check_prerequisites, kernel_cache, prepare_source
+from linerate.kernel.build import build_target, find_build
 
 TARGET_NAMES = ("virt", "boards", "boards-check")
 
@@ -72,68 +67,32 @@ def _print_human(m: dict[str, Any]) -> None:
         print(f"  {'checked':16} {path}")
 
 
-class _CacheLock:
-    """One `linerate kernel` at a time per cache (they share the source tree)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fh: Any = None
-
-    def __enter__(self) -> _CacheLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = self.path.open("w")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"kernel: waiting for another linerate kernel run ({self.path})", flush=True)
-            fcntl.flock(self.fh, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
-
-
 def run(args: argparse.Namespace) -> int:
-    inputs = parse_inc(INC_PATH)
-    target = targets(inputs)[args.target]
     if args.print_paths:
-        manifest = read_manifest(outdir(inputs, target), target)
-        if manifest is None:
+        found = find_build(args.target)
+        if found is None:
             print(
-                f"linerate kernel: no {target.name} build for the current inputs; "
-                f"run: linerate kernel --target {target.name}",
+                f"linerate kernel: no {args.target} build for the current inputs; "
+                f"run: linerate kernel --target {args.target}",
                 file=sys.stderr,
             )
             return 3
-        manifest["cached"] = True
-        print(json.dumps(manifest, indent=2))
+        print(json.dumps(found.manifest, indent=2))
         return 0
 
     start = time.monotonic()
     # with --json, progress goes to stderr so stdout is only the manifest
     with redirect_stdout(sys.stderr if args.json else sys.stdout):
-        # a finished build with the same inputs needs neither tools nor the lock
-        manifest = None if args.force else finished_build(inputs, target, args.with_module)
-        if manifest is None:
-            check_prerequisites(inputs, need_mkimage=target.boards)
-            with _CacheLock(kernel_cache() / ".lock"):
-                log = kernel_cache() / "source.log"
-                src = prepare_source(inputs, log)
-                manifest = build(
-                    inputs,
-                    src,
-                    target,
-                    jobs=max(1, args.jobs),
-                    with_module=args.with_module,
-                    verbose=args.verbose,
-                    force=args.force,
-                )
+        result = build_target(
+            args.target,
+            with_module=args.with_module,
+            jobs=args.jobs,
+            verbose=args.verbose,
+            force=args.force,
+        )
     if args.json:
-        print(json.dumps(manifest, indent=2))
+        print(json.dumps(result.manifest, indent=2))
     else:
-        _print_human(manifest)
+        _print_human(result.manifest)
         print(f"  {'total':16} {time.monotonic() - start:.1f} s")
-    if not manifest.get("release"):
-        raise LinerateError("build finished without a kernel release string")
     return 0

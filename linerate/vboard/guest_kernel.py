@@ -8,20 +8,14 @@ that need ndiv, SLHTTPD or the MAC patch skip with that reason.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from linerate import ROOT
 from linerate.errors import LinerateError
+from linerate.kernel.build import build_target, find_build
 from linerate.vboard import debian
-from linerate.vboard.cache import cache_root
 
 
 @dataclass(frozen=True)
@@ -60,85 +54,6 @@ def debian_kernel() -> KernelImage:
     )
 
 
-def kernel_command_available() -> bool:
-    """True when ``linerate kernel`` is a registered sub-command."""
-    import argparse
-
-    from linerate.cli import build_parser
-
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return "kernel" in action.choices
-    return False
-
-
-def manifest_path() -> Path:
-    """The manifest ``linerate kernel --target virt`` leaves for its newest build."""
-    return cache_root() / "kernel" / "virt" / "linerate-virt.json"
-
-
-def kernel_manifest(build: bool, progress: Callable[[str], None]) -> dict[str, Any] | None:
-    """The virt kernel's manifest from ``linerate kernel --target virt``.
-
-    ``--print-paths`` first: the build for the current inputs, if it exists (no lock,
-    no wait behind another target's build). Else, with ``build``, ``--json`` builds it
-    (minutes cold, seconds with ccache). None when there is none and no build asked."""
-    found = _kernel_command("--print-paths", progress)
-    if found is not None or not build:
-        return found
-    return _kernel_command("--json", progress)
-
-
-def _kernel_command(mode: str, progress: Callable[[str], None]) -> dict[str, Any] | None:
-    build = mode == "--json"
-    cmd = [sys.executable, "-m", "linerate", "kernel", "--target", "virt", mode]
-    if build:
-        progress("kernel: linerate kernel --target virt (minutes when cold, seconds cached)")
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    errors: list[str] = []
-
-    def relay() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            errors.append(line)
-            if build:
-                progress(f"kernel: {line.rstrip()}")
-
-    chunks: list[str] = []
-
-    def collect() -> None:
-        assert proc.stdout is not None
-        chunks.append(proc.stdout.read())
-
-    readers = [threading.Thread(target=f, daemon=True) for f in (relay, collect)]
-    for reader in readers:
-        reader.start()
-    try:
-        proc.wait(timeout=7200)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise LinerateError("linerate kernel --target virt took over 2 hours") from None
-    for reader in readers:
-        reader.join(5)
-    out = "".join(chunks)
-    if not build and proc.returncode == 3:
-        return None
-    if proc.returncode != 0:
-        raise LinerateError(
-            f"linerate kernel --target virt {mode} failed (exit {proc.returncode}): "
-            f"{''.join(errors).strip()[-1500:]}\n"
-            "fix the kernel build, or boot the Debian stand-in with --debian-kernel"
-        )
-    try:
-        manifest: dict[str, Any] = json.loads(out)
-    except ValueError as exc:
-        raise LinerateError(f"linerate kernel {mode} printed no JSON: {out[:300]!r}") from exc
-    return manifest
-
-
 def project_kernel(
     build: bool = False, progress: Callable[[str], None] | None = None
 ) -> KernelImage | None:
@@ -154,26 +69,21 @@ def project_kernel(
             path, Path(module) if module else None, f"{path} (from the environment)"
         )
     say = progress or _quiet
-    manifest: dict[str, Any] | None
-    if kernel_command_available():
-        manifest = kernel_manifest(build, say)
-    else:
-        if build:
-            say("kernel: `linerate kernel` is not available: using what is built")
+    found = find_build("virt")
+    if found is None and build:
+        say("kernel: linerate kernel --target virt (minutes when cold, seconds cached)")
         try:
-            manifest = json.loads(manifest_path().read_text())
-        except (OSError, ValueError):
-            manifest = None
-    if manifest is None:
+            found = build_target("virt")
+        except LinerateError as exc:
+            raise LinerateError(
+                f"the virt kernel build failed: {exc}\n"
+                "fix the kernel build, or boot the Debian stand-in with --debian-kernel"
+            ) from exc
+    if found is None or found.zimage is None or not found.zimage.is_file():
         return None
-    zimage = Path(manifest.get("zImage", ""))
-    if not zimage.is_file():
-        return None
-    module = manifest.get("module")
+    slhttpd = found.module if found.module is not None and found.module.is_file() else None
     return _from_zimage(
-        zimage,
-        Path(module) if module and Path(module).is_file() else None,
-        f"project kernel {manifest.get('release', '?')} ({manifest.get('outdir', '')})",
+        found.zimage, slhttpd, f"project kernel {found.release or '?'} ({found.outdir})"
     )
 
 

@@ -6,7 +6,7 @@ from board_helpers import MAC_RE
 
 
 def test_uboot_prompt_answers(at_uboot):
-    assert at_uboot.uboot.run("echo linerate-uboot-ok").strip() == "linerate-uboot-ok"
+    assert at_uboot.uboot.send_command("echo linerate-uboot-ok").strip() == "linerate-uboot-ok"
 
 
 def test_environment_is_sane(at_uboot, board_profile):
@@ -31,7 +31,7 @@ def test_flash_map_matches_the_flash(at_uboot, board_profile):
         import pytest
 
         pytest.skip(f"{board_profile.name} has no NOR flash")
-    out = at_uboot.uboot.run("flinfo", timeout=30.0)
+    out = at_uboot.uboot.send_command("flinfo", timeout=30.0)
     assert "Sector Start Addresses" in out, out[-500:]
     for part in nor.partitions:
         start = nor.base + part.offset

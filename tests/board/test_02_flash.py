@@ -127,7 +127,7 @@ def test_bootloader_region_is_never_written(at_uboot, board_profile, nor):
         with pytest.raises(ReadOnlyRegionError, match="read-only"):
             flasher.write_verified(part, fake)
         assert ub.port.transcript.received == sent_before, "a command reached the board"
-    assert ub.run("echo still-here").strip() == "still-here"
+    assert ub.send_command("echo still-here").strip() == "still-here"
 
 
 def test_ymodem_fallback_when_tftp_cannot_start(at_uboot, board_profile, tmp_path):

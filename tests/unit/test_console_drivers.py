@@ -113,13 +113,13 @@ def console() -> Iterator[Callable[..., SerialPort]]:
 def test_uboot_run_checks_echo_and_returns_output(console):
     ub = UBootDriver(console(uboot_respond, "=> "))
     ub.sync()
-    assert ub.run("echo hello") == "hello"
+    assert ub.send_command("echo hello") == "hello"
     assert ub.printenv() == {
         "bootcmd": "run boot_a; run boot_b",
         "ethaddr": "02:4c:52:00:00:01",
     }
     assert ub.crc32(0x04100000, 0x1000) == 0x5B626AC2
-    assert ub.run_status("false") == (1, "")
+    assert ub.run("false") == (1, "")
     with pytest.raises(CommandFailedError, match="status 1"):
         ub.check("false")
 
@@ -128,27 +128,27 @@ def test_uboot_long_command_sent_in_chunks(console):
     ub = UBootDriver(console(uboot_respond, "=> "), chunk=8)
     ub.sync()
     text = "x" * 300
-    assert ub.run(f"echo {text}") == text
+    assert ub.send_command(f"echo {text}") == text
 
 
 def test_uboot_lost_characters_are_detected(console):
     ub = UBootDriver(console(uboot_respond, "=> ", mangle="q"), echo_timeout=0.5)
     ub.sync()
     with pytest.raises(ConsoleError, match="did not echo.*characters lost"):
-        ub.run("echo quick")
+        ub.send_command("echo quick")
 
 
 def test_uboot_unknown_command_fails_at_once(console):
     ub = UBootDriver(console(uboot_respond, "=> "))
     ub.sync()
     with pytest.raises(BadPatternError, match="unknown command"):
-        ub.run("nosuchcmd")
+        ub.send_command("nosuchcmd")
 
 
 def test_uboot_line_limit(console):
     ub = UBootDriver(console(uboot_respond, "=> "), max_line=64)
     with pytest.raises(ConsoleError, match="line limit"):
-        ub.run("echo " + "y" * 100)
+        ub.send_command("echo " + "y" * 100)
 
 
 def test_uboot_not_at_prompt(console):
@@ -204,3 +204,15 @@ def test_linux_login_then_shell(console):
     sh.wait_for_shell(timeout=5)
     assert state["step"] == "shell"
     assert sh.run("cat /etc/hostname")[1] == "linerate-vboard\nsecond line"
+
+
+def test_both_drivers_keep_one_command_contract():
+    """U-Boot and Linux drivers: run() -> (status, output), check() -> output."""
+    import inspect
+
+    from linerate.console import CommandDriver, LinuxShell, UBootDriver
+
+    for cls in (UBootDriver, LinuxShell):
+        assert issubclass(cls, CommandDriver), cls
+        assert inspect.signature(cls.run).return_annotation == "tuple[int, str]", cls
+        assert inspect.signature(cls.check).return_annotation == "str", cls

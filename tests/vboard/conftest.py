@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from linerate import ROOT
+from linerate.board.strategy import State
+from linerate.board.target import VirtualTarget
 from linerate.vboard.images import BoardImages, build_images
-from linerate.vboard.session import VboardSession
 
 ARTIFACTS = ROOT / "artifacts" / "vboard"
 
@@ -33,11 +34,13 @@ def vboard_images() -> BoardImages:
 
 
 @pytest.fixture(scope="module")
-def vboard(vboard_images: BoardImages, request: pytest.FixtureRequest) -> Iterator[VboardSession]:
+def vboard(vboard_images: BoardImages, request: pytest.FixtureRequest) -> Iterator[VirtualTarget]:
     """A board booted through U-Boot to its shell, shared by the tests of one module."""
     name = request.module.__name__.rsplit(".", 1)[-1]
-    with VboardSession(vboard_images, transcript=transcript_path(name)) as session:
-        yield session
+    with VirtualTarget(
+        images=vboard_images, transcript=transcript_path(name), boot_to=State.SHELL
+    ) as target:
+        yield target
 
 
 # Session scope: a skip here comes before the module's board boots (wider scopes first).

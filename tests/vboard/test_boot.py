@@ -12,8 +12,8 @@ BAD_KERNEL_LINES = re.compile(r"WARNING:|Oops|BUG:|Internal error|Call trace|Ker
 
 
 def test_uboot_loaded_our_environment_from_flash(vboard):
-    assert "Loading Environment from Flash... OK" in vboard.uboot_log
-    env = vboard.uboot_env
+    assert "Loading Environment from Flash... OK" in vboard.strategy.uboot_log
+    env = vboard.strategy.uboot_env
     assert env["ethaddr"] == "02:4c:52:00:00:01"
     assert env["eth1addr"] == "02:4c:52:00:00:02"
     assert env["bootcmd"] == "run boot_a; run boot_b"
@@ -22,14 +22,14 @@ def test_uboot_loaded_our_environment_from_flash(vboard):
 
 
 def test_booted_from_slot_a(vboard):
-    assert "Booting slot A" in vboard.boot_log
-    assert "Booting slot B" not in vboard.boot_log
-    assert "Starting kernel" in vboard.boot_log
+    assert "Booting slot A" in vboard.strategy.boot_log
+    assert "Booting slot B" not in vboard.strategy.boot_log
+    assert "Starting kernel" in vboard.strategy.boot_log
 
 
 def test_kernel_command_line_from_uboot_environment(vboard):
-    cmdline = vboard.shell.check("cat /proc/cmdline")
-    env = vboard.uboot_env
+    cmdline = vboard.strategy.shell.check("cat /proc/cmdline")
+    env = vboard.strategy.uboot_env
     assert "${" not in cmdline
     assert "console=ttyAMA0,115200" in cmdline
     assert f"ethaddr={env['ethaddr']}" in cmdline.split()
@@ -37,40 +37,41 @@ def test_kernel_command_line_from_uboot_environment(vboard):
 
 
 def test_shell_returns_output_and_status(vboard):
-    assert vboard.shell.run("echo hello; false") == (1, "hello")
-    assert vboard.shell.check("uname -m") == "armv7l"
-    assert vboard.shell.run("exit_status_probe_no_such_command")[0] == 127
+    assert vboard.strategy.shell.run("echo hello; false") == (1, "hello")
+    assert vboard.strategy.shell.check("uname -m") == "armv7l"
+    assert vboard.strategy.shell.run("exit_status_probe_no_such_command")[0] == 127
 
 
 def test_network_interfaces_configured(vboard):
-    out = vboard.shell.check("ip -4 addr show eth0; ip -4 addr show eth1")
+    out = vboard.strategy.shell.check("ip -4 addr show eth0; ip -4 addr show eth1")
     assert "10.0.2.15/24" in out
     assert "10.0.3.15/24" in out
 
 
 def test_dmesg_has_no_warnings(vboard):
-    dmesg = vboard.shell.check("dmesg")
+    dmesg = vboard.strategy.shell.check("dmesg")
     bad = [line for line in dmesg.splitlines() if BAD_KERNEL_LINES.search(line)]
     assert not bad, "\n".join(bad)
 
 
 def test_kernel_takes_macs_from_the_bootloader(vboard, ndiv_kernel):
-    env = vboard.uboot_env
-    eth0 = vboard.shell.check("cat /sys/class/net/eth0/address")
-    eth1 = vboard.shell.check("cat /sys/class/net/eth1/address")
+    env = vboard.strategy.uboot_env
+    eth0 = vboard.strategy.shell.check("cat /sys/class/net/eth0/address")
+    eth1 = vboard.strategy.shell.check("cat /sys/class/net/eth1/address")
     assert eth0 == env["ethaddr"] != NIC0_MAC
     assert eth1 == env["eth1addr"] != NIC1_MAC
 
 
 def test_boot_time_reported(vboard):
-    assert vboard.time_to_uboot is not None and vboard.time_to_shell is not None
-    print(f"U-Boot prompt {vboard.time_to_uboot:.2f} s, shell {vboard.time_to_shell:.2f} s")
-    assert vboard.time_to_shell < 120
+    st = vboard.strategy
+    assert st.time_to_uboot is not None and st.time_to_shell is not None
+    print(f"U-Boot prompt {st.time_to_uboot:.2f} s, shell {st.time_to_shell:.2f} s")
+    assert st.time_to_shell < 120
 
 
 def test_kernel_messages_do_not_leak_into_command_output(vboard):
     """A kernel message printed on the console in the middle of a command."""
-    status, out = vboard.shell.run(
+    status, out = vboard.strategy.shell.run(
         "echo before; echo '<2>linerate-test: a kernel message' >/dev/kmsg; sleep 0.2; echo after"
     )
     assert status == 0
@@ -82,8 +83,8 @@ def test_a_command_that_hangs_times_out_and_leaves_a_usable_shell(vboard):
     from linerate.console import ConsoleTimeoutError
 
     with pytest.raises(ConsoleTimeoutError):
-        vboard.shell.run("sleep 30", timeout=1.0)
-    assert vboard.shell.check("echo still here") == "still here"
+        vboard.strategy.shell.run("sleep 30", timeout=1.0)
+    assert vboard.strategy.shell.check("echo still here") == "still here"
 
 
 def test_linux_sees_the_flash_map_u_boot_uses(vboard, vboard_images):
@@ -91,7 +92,7 @@ def test_linux_sees_the_flash_map_u_boot_uses(vboard, vboard_images):
     from uimage-a, and U-Boot's environment in uboot-env."""
     import hashlib
 
-    mtd = vboard.shell.check("cat /proc/mtd")
+    mtd = vboard.strategy.shell.check("cat /proc/mtd")
     for name, size in (
         ("uboot-env", "00040000"),
         ("uimage-a", "00f00000"),
@@ -100,7 +101,9 @@ def test_linux_sees_the_flash_map_u_boot_uses(vboard, vboard_images):
         assert re.search(rf'^mtd\d+: {size} 00040000 "{name}"$', mtd, re.M), mtd
     index = {m.group(2): m.group(1) for m in re.finditer(r'^mtd(\d+): \S+ \S+ "(\S+)"', mtd, re.M)}
     data = vboard_images.uimage.read_bytes()
-    out = vboard.shell.check(f"head -c {len(data)} /dev/mtdblock{index['uimage-a']} | md5sum")
+    out = vboard.strategy.shell.check(
+        f"head -c {len(data)} /dev/mtdblock{index['uimage-a']} | md5sum"
+    )
     assert out.split()[0] == hashlib.md5(data).hexdigest()
-    env = vboard.shell.check(f"head -c 4096 /dev/mtdblock{index['uboot-env']} | strings")
+    env = vboard.strategy.shell.check(f"head -c 4096 /dev/mtdblock{index['uboot-env']} | strings")
     assert "bootcmd=run boot_a; run boot_b" in env

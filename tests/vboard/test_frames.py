@@ -35,7 +35,7 @@ def link(vboard):
 
 @pytest.fixture(scope="module")
 def guest_mac(vboard):
-    return vboard.shell.check("cat /sys/class/net/eth1/address")
+    return vboard.strategy.shell.check("cat /sys/class/net/eth1/address")
 
 
 def send(vboard, sock: socket.socket, frame: bytes) -> None:
@@ -68,7 +68,7 @@ def exchange(vboard, sock, frame: bytes, want, timeout: float = 10.0):
 
 
 def slhttpd_on_eth1(vboard) -> bool:
-    status, out = vboard.shell.run("cat /sys/kernel/slhttpd/attached 2>/dev/null")
+    status, out = vboard.strategy.shell.run("cat /sys/kernel/slhttpd/attached 2>/dev/null")
     return status == 0 and "eth1" in out.split()
 
 
@@ -144,7 +144,7 @@ def malformed_frames(dst: str, rng: random.Random) -> list[bytes]:
 
 
 def rx_packets(vboard) -> int:
-    return int(vboard.shell.check("cat /sys/class/net/eth1/statistics/rx_packets"))
+    return int(vboard.strategy.shell.check("cat /sys/class/net/eth1/statistics/rx_packets"))
 
 
 def test_malformed_frames_do_not_crash_the_guest(vboard, link, guest_mac):
@@ -172,12 +172,12 @@ def test_malformed_frames_do_not_crash_the_guest(vboard, link, guest_mac):
             break
     # The NIC took (nearly) a whole set: frames under 60 bytes are padded by QEMU.
     assert after - before >= len(frames) * 0.9, (seed, before, after, len(frames))
-    assert vboard.shell.check("echo alive") == "alive"
-    dmesg = vboard.shell.check("dmesg")
+    assert vboard.strategy.shell.check("echo alive") == "alive"
+    dmesg = vboard.strategy.shell.check("dmesg")
     bad = [line for line in dmesg.splitlines() if BAD_KERNEL_LINES.search(line)]
     assert not bad, f"seed {seed}:\n" + "\n".join(bad)
     if slhttpd_on_eth1(vboard):
-        counters = vboard.shell.check("cat /sys/kernel/slhttpd/counters")
+        counters = vboard.strategy.shell.check("cat /sys/kernel/slhttpd/counters")
         assert counters.strip(), "SLHTTPD counters unreadable after the malformed frames"
 
 
@@ -205,7 +205,7 @@ def checksums_ok(pkt) -> bool:
 
 
 def counters(vboard) -> dict[str, int]:
-    out = vboard.shell.check("cat /sys/kernel/slhttpd/counters")
+    out = vboard.strategy.shell.check("cat /sys/kernel/slhttpd/counters")
     return {name: int(value) for name, value in (line.split() for line in out.splitlines())}
 
 

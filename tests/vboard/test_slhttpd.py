@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("slhttpd_module")
 
 
 def counters(vboard) -> dict[str, int]:
-    out = vboard.shell.check("cat /sys/kernel/slhttpd/counters")
+    out = vboard.strategy.shell.check("cat /sys/kernel/slhttpd/counters")
     return {name: int(value) for name, value in (line.split() for line in out.splitlines())}
 
 
@@ -55,13 +55,13 @@ def curl(port: int, path: str = "/1k", retries_for: float = 20.0) -> tuple[int, 
 
 def ndiv_table(vboard) -> dict[str, dict[str, str]]:
     """/proc/net/ndiv as {dev: {column: value}} (columns: dev app rx pass drop reply ...)."""
-    lines = vboard.shell.check("cat /proc/net/ndiv").splitlines()
+    lines = vboard.strategy.shell.check("cat /proc/net/ndiv").splitlines()
     header = lines[0].split()
     return {row.split()[0]: dict(zip(header, row.split(), strict=False)) for row in lines[1:]}
 
 
 def listening_on_80(vboard) -> list[str]:
-    out = vboard.shell.check("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
+    out = vboard.strategy.shell.check("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
     lines = []
     for line in out.splitlines()[1:]:
         f = line.split()
@@ -71,7 +71,11 @@ def listening_on_80(vboard) -> list[str]:
 
 
 def dmesg_bad(vboard) -> list[str]:
-    return [ln for ln in vboard.shell.check("dmesg").splitlines() if BAD_KERNEL_LINES.search(ln)]
+    return [
+        ln
+        for ln in vboard.strategy.shell.check("dmesg").splitlines()
+        if BAD_KERNEL_LINES.search(ln)
+    ]
 
 
 def wrk(port: int, seconds: int, close: bool) -> dict[str, float]:
@@ -98,8 +102,8 @@ def wrk(port: int, seconds: int, close: bool) -> dict[str, float]:
 
 
 def test_slhttpd_attached_to_both_nics(vboard):
-    assert "rcS: slhttpd loaded" in vboard.boot_log
-    attached = vboard.shell.check("cat /sys/kernel/slhttpd/attached").split()
+    assert "rcS: slhttpd loaded" in vboard.strategy.boot_log
+    attached = vboard.strategy.shell.check("cat /sys/kernel/slhttpd/attached").split()
     assert "eth0" in attached and "eth1" in attached
     apps = {dev: row["app"] for dev, row in ndiv_table(vboard).items()}
     assert apps == {"eth0": "slhttpd", "eth1": "slhttpd"}
@@ -142,7 +146,7 @@ def test_wrk_is_answered_by_slhttpd(vboard, close):
 
 def test_module_unload_and_reload_while_wrk_runs(vboard):
     curl(vboard.board.http_port)
-    params = vboard.shell.check("grep -v '^#' /etc/slhttpd.conf | grep = | tr '\\n' ' '")
+    params = vboard.strategy.shell.check("grep -v '^#' /etc/slhttpd.conf | grep = | tr '\\n' ' '")
     load = subprocess.Popen(
         [
             "wrk",
@@ -160,9 +164,9 @@ def test_module_unload_and_reload_while_wrk_runs(vboard):
     try:
         time.sleep(2)
         for _ in range(3):
-            vboard.shell.check("rmmod slhttpd", timeout=30)
+            vboard.strategy.shell.check("rmmod slhttpd", timeout=30)
             time.sleep(1)
-            vboard.shell.check(f"insmod /lib/modules/slhttpd.ko {params}", timeout=30)
+            vboard.strategy.shell.check(f"insmod /lib/modules/slhttpd.ko {params}", timeout=30)
             time.sleep(1)
         out, _ = load.communicate(timeout=40)
     finally:
@@ -171,6 +175,6 @@ def test_module_unload_and_reload_while_wrk_runs(vboard):
             load.wait(5)
     assert re.search(r"\d+ requests in", out), out
     assert not dmesg_bad(vboard)
-    attached = vboard.shell.check("cat /sys/kernel/slhttpd/attached").split()
+    attached = vboard.strategy.shell.check("cat /sys/kernel/slhttpd/attached").split()
     assert "eth0" in attached
     assert curl(vboard.board.http_port) == (200, 1024)
