@@ -20,6 +20,7 @@ from linerate.errors import LinerateError, UsageError
 COMMAND_MODULES = [
     "linerate.host.command",
     "linerate.vboard.command",
+    "linerate.survey.command",
     "linerate.flash.command",
     "linerate.console.command",
     "linerate.kernel.command",

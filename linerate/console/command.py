@@ -8,15 +8,16 @@ quits. With --board virt and no --port, a virtual board is started and stopped.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import serial
-
 from linerate import ROOT
 from linerate.board.profile import available, load_profile
+from linerate.console.errors import PortError
+from linerate.console.link import Link
 from linerate.console.relay import relay
 from linerate.errors import LinerateError
 
@@ -31,26 +32,13 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--board", required=True, help=f"board profile ({', '.join(available())})")
-    p.add_argument("--port", help="serial console device (e.g. /dev/ttyUSB0)")
+    p.add_argument(
+        "--port",
+        help="serial console: /dev/ttyUSB0, a pty, rfc2217://HOST:PORT or socket://HOST:PORT",
+    )
     p.add_argument("--baud", type=int, help="override the profile's baud rate")
     p.add_argument("--transcript", type=Path, help="transcript file (default under artifacts/)")
     p.set_defaults(func=run)
-
-
-def open_serial(device: str, baud: int) -> serial.Serial:
-    try:
-        return serial.Serial(device, baud, timeout=0, exclusive=True)
-    except (serial.SerialException, OSError) as exc:
-        text = str(exc)
-        if "busy" in text.lower() or "lock" in text.lower():
-            hint = "another program holds it (screen, minicom, picocom, a test run)"
-        elif "No such file" in text:
-            hint = "no such device: check the adapter is plugged in (ls /dev/ttyUSB*)"
-        elif "Permission" in text:
-            hint = "no permission: run as root or join the 'dialout' group"
-        else:
-            hint = "check the device name"
-        raise LinerateError(f"cannot open {device}: {text}: {hint}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         device = board.pty
         assert device is not None
     try:
-        ser = open_serial(device, baud)
+        try:
+            link = Link(device, baud).open()
+        except PortError as exc:
+            raise LinerateError(str(exc)) from exc
         print(
             f"console: {device} at {baud} baud, transcript {path}; Ctrl-] quits",
             file=sys.stderr,
@@ -81,14 +72,15 @@ def run(args: argparse.Namespace) -> int:
         with path.open("ab") as log:
             if board is not None:
                 board.resume()
+            fd = link.fileno()
             relay(
-                ser.fileno(),
-                ser.write,
+                fd,
+                lambda data: os.write(fd, data),
                 (lambda: board.running) if board is not None else (lambda: True),
                 log=log,
                 who="linerate console",
             )
-        ser.close()
+        link.close()
     finally:
         if board is not None:
             board.cleanup()

@@ -1,6 +1,7 @@
-"""A serial console (a UART device or a pty) driven with pexpect.
+"""A serial console (a UART device, a pty, or a network console) driven with pexpect.
 
-``SerialPort`` opens the port with pyserial (exclusive, raw), wraps its file
+``SerialPort`` opens the port (:mod:`linerate.console.link`: pyserial, exclusive,
+raw; ``rfc2217://`` and ``socket://`` through a local socket pair), wraps its file
 descriptor in ``pexpect.fdpexpect.fdspawn``, records a transcript, and turns
 the usual failures into errors that say what to check: a missing or busy port,
 a silent board, a board that resets or panics (bad patterns).
@@ -8,7 +9,6 @@ a silent board, a board that resets or panics (bad patterns).
 
 from __future__ import annotations
 
-import errno
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -18,13 +18,13 @@ from types import TracebackType
 
 import pexpect
 import pexpect.fdpexpect
-import serial
 
 from linerate.console.errors import (
     BadPatternError,
     ConsoleTimeoutError,
     PortError,
 )
+from linerate.console.link import Link
 from linerate.console.patterns import DEFAULT_BAD_PATTERNS, BadPattern
 from linerate.console.transcript import Transcript
 
@@ -48,23 +48,16 @@ class SerialPort:
         self.transcript = Transcript(transcript)
         self.bad_patterns: list[BadPattern] = list(bad_patterns)
         self._allowed: dict[str, int] = {}
-        self._serial: serial.Serial | None = None
+        self._link: Link | None = None
         self._spawn: pexpect.fdpexpect.fdspawn | None = None
 
     # -- opening and closing -------------------------------------------------
 
     def open(self) -> SerialPort:
-        try:
-            ser = serial.Serial(
-                self.device, self.baud, timeout=0, exclusive=True, rtscts=False, xonxoff=False
-            )
-        except serial.SerialException as exc:
-            raise PortError(self._open_hint(exc)) from exc
-        except OSError as exc:
-            raise PortError(self._open_hint(exc)) from exc
-        self._serial = ser
+        link = Link(self.device, self.baud).open()
+        self._link = link
         self._spawn = pexpect.fdpexpect.fdspawn(
-            ser.fileno(),
+            link.fileno(),
             timeout=self.timeout,
             encoding="utf-8",
             codec_errors="replace",
@@ -75,39 +68,11 @@ class SerialPort:
         self.transcript.note(f"opened {self.device} at {self.baud} baud")
         return self
 
-    def _open_hint(self, exc: BaseException) -> str:
-        text = str(exc)
-        err = getattr(exc, "errno", None)
-        dev = self.device
-        if (
-            err == errno.ENOENT
-            or "No such file" in text
-            or "could not open port" in text
-            and (not Path(dev).exists())
-        ):
-            return (
-                f"no such port {dev}: check the USB-serial adapter is plugged in and the name "
-                "(ls /dev/ttyUSB* /dev/ttyACM*; for the virtual board, the pty QEMU printed)"
-            )
-        if err == errno.EACCES or "Permission denied" in text:
-            return f"no permission to open {dev}: run as root or join the 'dialout' group"
-        if err in (errno.EBUSY, errno.EAGAIN) or "lock" in text.lower() or "busy" in text.lower():
-            return (
-                f"port {dev} is busy: another program holds it (screen, minicom, picocom, "
-                "another linerate or test run): close it and retry"
-            )
-        if err == errno.ENOTTY or "Inappropriate ioctl" in text:
-            return f"{dev} is not a serial port: check the device name"
-        return f"cannot open {dev}: {text}: check the device name and that nothing else uses it"
-
     def close(self) -> None:
-        if self._serial is not None:
+        if self._link is not None:
             self.transcript.note(f"closed {self.device}")
-            try:
-                self._serial.close()
-            except OSError:
-                pass
-            self._serial = None
+            self._link.close()
+            self._link = None
             self._spawn = None
         self.transcript.close()
 

@@ -13,8 +13,11 @@ from linerate.board.profile import available, load_profile
 from linerate.board.target import VirtualTarget, open_target
 from linerate.errors import LinerateError
 from linerate.flash.flasher import MEDIA, default_medium, deployed_env, flash, tftp_overrides
+from linerate.flash.guard import require_lab
 from linerate.flash.nor import NorResult
 from linerate.flash.progress import Progress
+from linerate.survey.lab import Lab, default_lab_path, load_lab
+from linerate.survey.survey import Surveyor
 from linerate.vboard.images import build_images
 
 
@@ -30,7 +33,10 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--board", required=True, help=f"board profile ({', '.join(available())})")
-    p.add_argument("--port", help="serial console device (e.g. /dev/ttyUSB0, a pty)")
+    p.add_argument(
+        "--port",
+        help="serial console: /dev/ttyUSB0, a pty, rfc2217://HOST:PORT or socket://HOST:PORT",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--image", type=Path, help="image file to write")
     src.add_argument(
@@ -51,8 +57,20 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--boot", action="store_true", help="boot the board afterwards, wait for a shell"
     )
+    p.add_argument(
+        "--lab",
+        type=Path,
+        help="this unit's lab file from linerate survey (default: the board's in the lab dir)",
+    )
     p.add_argument("--transcript", type=Path, help="console transcript (default under artifacts/)")
     p.set_defaults(func=run)
+
+
+def _lab(args: argparse.Namespace, board: str) -> Lab | None:
+    path = args.lab or default_lab_path(board)
+    if args.lab is not None or path.is_file():
+        return load_lab(path)
+    return None
 
 
 def _image(
@@ -89,10 +107,18 @@ def run(args: argparse.Namespace) -> int:
         raise LinerateError(f"no image file {args.image}")
     if args.image is None and not profile.virtual:
         _image(args, None, profile.images, medium, profile.name)  # fails early if missing
+    lab = None if (not args.port and profile.virtual) else _lab(args, profile.name)
+    if medium != "ssd" and lab is None and not (not args.port and profile.virtual):
+        require_lab(profile, None, args.port)  # refuses before the board is touched
     t0 = time.monotonic()
     if not args.port and profile.virtual:
         progress.say("no --port: starting a throw-away virtual board (its flash is discarded)")
     with open_target(profile, args.port, transcript) as target:
+        if lab is None and medium != "ssd":
+            # A throw-away virtual board is a new unit: survey it first.
+            progress.phase("survey of the throw-away virtual board")
+            lab = Surveyor(target.strategy, "virtual", say=lambda _: None).survey(linux=True)
+            progress.done()
         built = None
         if profile.virtual and args.image is None:
             if isinstance(target, VirtualTarget):
@@ -113,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
             transport=args.transport,
             tftp=tftp,
             extra_env=extra,
+            lab=lab,
+            port=args.port,
         )
         if isinstance(result, NorResult):
             progress.say(

@@ -14,12 +14,14 @@ from pathlib import Path
 from linerate.board.profile import Profile, Tftp
 from linerate.board.strategy import BoardStrategy
 from linerate.flash.errors import FlashError
+from linerate.flash.guard import SurveyedNor, require_lab
 from linerate.flash.nand import MEDIA as NAND_MEDIA
-from linerate.flash.nand import NandFlasher, NandResult
+from linerate.flash.nand import NandFlasher, NandResult, check_surveyed
 from linerate.flash.nor import UIMAGE_MAGIC, NorFlasher, NorResult
 from linerate.flash.progress import Progress
 from linerate.flash.ram import Loaded, RamLoader
 from linerate.flash.ssd import SsdFlasher, SsdResult
+from linerate.survey.lab import Lab
 
 MEDIA = ("nor", *NAND_MEDIA, "ssd")
 Result = NorResult | NandResult | SsdResult
@@ -70,7 +72,11 @@ def flash(
     after_load: Callable[[Loaded], None] | None = None,
     allow_any_image: bool = False,
     extra_env: dict[str, str] | None = None,
+    lab: Lab | None = None,
+    port: str | None = None,
 ) -> Result:
+    """Write ``image`` to ``medium``. NOR and NAND need the unit's survey (``lab``):
+    without it, or outside what it measured, nothing is sent to the board."""
     profile = strategy.profile
     if medium not in MEDIA:
         raise FlashError(f"unknown medium {medium!r}: one of {', '.join(MEDIA)}")
@@ -85,6 +91,12 @@ def flash(
             f"{image} is not a U-Boot legacy image (no uImage magic): {medium} takes a uImage "
             "(the build's .noruimg / uImage); nothing done"
         )
+    if medium != "ssd":
+        lab = require_lab(profile, lab, port)
+        if medium == "nor":
+            SurveyedNor.of(profile, lab)  # refuses before the board is touched
+        else:
+            check_surveyed(lab, medium)
     if medium == "ssd":
         how = strategy.ensure_shell()
         progress.say(f"the SSD is written from the running appliance ({how})")
@@ -94,10 +106,11 @@ def flash(
     loader = RamLoader(
         strategy.uboot, profile, progress, transport=transport, tftp=tftp, after_load=after_load
     )
+    assert lab is not None
     if medium == "nor":
-        return NorFlasher(profile, strategy.uboot, progress, loader).flash(
+        return NorFlasher(profile, strategy.uboot, progress, loader, lab).flash(
             image, slot=slot, allow_any=allow_any_image, extra_env=extra_env
         )
-    return NandFlasher(profile, strategy.uboot, progress, loader).flash(
+    return NandFlasher(profile, strategy.uboot, progress, loader, lab).flash(
         image, medium, extra_env=extra_env
     )

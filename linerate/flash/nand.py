@@ -21,6 +21,7 @@ from linerate.flash.errors import FlashError, ReadOnlyRegionError
 from linerate.flash.progress import Progress
 from linerate.flash.ram import RamLoader
 from linerate.flash.ubootcmd import UBootCommands
+from linerate.survey.lab import Lab
 
 #: Medium name (``images:`` key, ``--medium``) -> NAND partition.
 MEDIA = {"nand-kernel": "kernel", "nand-ubi": "ubi"}
@@ -94,12 +95,38 @@ def plan(nand: Nand, part: Partition, size: int, ubi: bool, ram: int, verify: in
     ]
 
 
+def check_surveyed(lab: Lab, medium: str) -> None:
+    """Refuse what this unit's U-Boot cannot do, before anything is erased: a UBI image
+    needs ``nand write.trimffs`` (since U-Boot 2011.09; plain ``nand write`` programs
+    pages of 0xff and spoils UBIFS free space)."""
+    if "nand" not in lab.commands:
+        raise ReadOnlyRegionError(
+            f"this unit's U-Boot has no nand command (survey {lab.path}): check the board",
+            state="nothing done: the board is untouched",
+        )
+    if medium == "nand-ubi" and not lab.nand_features.get("write.trimffs"):
+        raise ReadOnlyRegionError(
+            f"this unit's U-Boot ({lab.banner}) has no `nand write.trimffs` (survey "
+            f"{lab.path}), and a plain `nand write` would program the empty pages of the UBI "
+            "image and spoil UBIFS free space. Write the UBI partition from Linux instead "
+            "(ubiformat /dev/mtdN -f IMAGE from the running appliance or a rescue initramfs); "
+            "the kernel partition (--medium nand-kernel) can still be written here",
+            state="nothing done: the board is untouched",
+        )
+
+
 class NandFlasher:
     def __init__(
-        self, profile: Profile, uboot: UBootDriver, progress: Progress, loader: RamLoader
+        self,
+        profile: Profile,
+        uboot: UBootDriver,
+        progress: Progress,
+        loader: RamLoader,
+        lab: Lab,
     ) -> None:
         if profile.flash.nand is None:
             raise FlashError(f"board {profile.name} has no NAND flash in its profile")
+        self.lab = lab
         self.profile = profile
         self.nand: Nand = profile.flash.nand
         self.uboot = uboot
@@ -118,6 +145,7 @@ class NandFlasher:
         part = self.nand.partition(MEDIA[medium])
         size = image.stat().st_size
         check_writable(self.nand, part, size)
+        check_surveyed(self.lab, medium)
         loaded = self.loader.load(image, self.profile.uboot.load_address)
         ubi = medium == "nand-ubi"
         failed = f"NAND partition {part.name} is erased or partly written: " + (

@@ -2,8 +2,10 @@
 
 Order (each step only if the one before succeeded):
 
-1. the target range is checked against every read-only region (refused before any
-   command is sent: the bootloader is never written);
+1. the target range is checked against the unit's survey (:mod:`linerate.flash.guard`:
+   U-Boot's address of the flash, every sector flinfo reports read-only, the firmware
+   areas the board's Linux reported) and every read-only region of the profile
+   (refused before any command is sent: the bootloader is never written);
 2. the image goes to RAM and its CRC there must match the file's (nothing erased yet);
 3. ``protect off`` + ``erase`` of the slot's range, ``cp.b`` RAM -> flash;
 4. U-Boot's ``crc32`` of the flash range must match again;
@@ -25,9 +27,11 @@ from linerate.board.profile import Nor, Partition, Profile
 from linerate.console import UBootDriver
 from linerate.flash import bootenv
 from linerate.flash.errors import FlashError, ReadOnlyRegionError
+from linerate.flash.guard import SurveyedNor
 from linerate.flash.progress import Progress
 from linerate.flash.ram import Loaded, RamLoader
 from linerate.flash.ubootcmd import UBootCommands
+from linerate.survey.lab import Lab
 
 UIMAGE_MAGIC = b"\x27\x05\x19\x56"
 
@@ -78,11 +82,15 @@ class NorFlasher:
         uboot: UBootDriver,
         progress: Progress,
         loader: RamLoader,
+        lab: Lab,
     ) -> None:
         if profile.flash.nor is None:
             raise FlashError(f"board {profile.name} has no NOR flash in its profile")
         self.profile = profile
         self.nor: Nor = profile.flash.nor
+        self.surveyed = SurveyedNor.of(profile, lab)
+        if self.surveyed.note:
+            progress.say(self.surveyed.note)
         self.uboot = uboot
         self.cmd = UBootCommands(uboot, profile.uboot.hush)
         self.progress = progress
@@ -122,6 +130,7 @@ class NorFlasher:
             )
         erase_len = round_up(size, self.nor.erase_block)
         check_writable(self.nor, part.offset, erase_len)
+        self.surveyed.check_write(part.name, part.offset, erase_len)
         if target == current:
             self.progress.say(
                 f"writing slot {target}, the one {var} selects: if this flash is interrupted "
@@ -129,7 +138,7 @@ class NorFlasher:
             )
         self.progress.say(
             f"{self.profile.name}: active slot {current}, writing slot {target} ({part.name}, "
-            f"{self.nor.address(part):#x}, {size} bytes)"
+            f"{self.surveyed.address(part.offset):#x}, {size} bytes)"
         )
         loaded = self.loader.load(image, self.profile.uboot.load_address)
         result = self.write_verified(part, loaded)
@@ -141,7 +150,8 @@ class NorFlasher:
             else f"run boot_{target}; run boot_{other}"
         )
         changes = {var: target, "bootcmd": bootcmd}
-        for name, value in {**self.profile.uboot.env, **(extra_env or {})}.items():
+        profile_env = {n: self.expand(v) for n, v in self.profile.uboot.env.items()}
+        for name, value in {**profile_env, **(extra_env or {})}.items():
             if env.get(name) != value:
                 changes[name] = value
         bootenv.commit(
@@ -163,11 +173,22 @@ class NorFlasher:
             timings=list(self.progress.timings),
         )
 
+    def expand(self, value: str) -> str:
+        """A profile environment value with the slots' surveyed addresses filled in:
+        ``@slot_a@``/``@slot_b@`` (U-Boot's address of the slot), ``@slot_a_size@``/
+        ``@slot_b_size@``, ``@load@`` (the profile's RAM load address)."""
+        for which in ("a", "b"):
+            part = self.nor.slot(which)
+            value = value.replace(f"@slot_{which}@", f"{self.surveyed.address(part.offset):#x}")
+            value = value.replace(f"@slot_{which}_size@", f"{part.size:#x}")
+        return value.replace("@load@", f"{self.profile.uboot.load_address:#x}")
+
     def write_verified(self, part: Partition, loaded: Loaded) -> int:
         """Erase ``part``'s range, copy RAM to it, read it back. Returns its address."""
         erase_len = round_up(loaded.size, self.nor.erase_block)
         check_writable(self.nor, part.offset, erase_len)
-        address = self.nor.address(part)
+        self.surveyed.check_write(part.name, part.offset, erase_len)
+        address = self.surveyed.address(part.offset)
         blocks = erase_len // self.nor.erase_block
         failed_state = (
             f"{part.name} is partly written (its uImage checksum fails, U-Boot skips it); "
