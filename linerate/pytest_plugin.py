@@ -8,7 +8,8 @@ console transcript in ``artifacts/<test>/console.log``; when it fails, the end o
 its transcript is in the failure report, on the terminal and in the JUnit XML.
 
 ``$LINERATE_ARTIFACTS`` moves ``artifacts/``. Fixtures: ``board_profile``;
-``board`` (a started :class:`Target`, one per session); ``console_log`` (this
+``board`` (a started :class:`Target`, one per session); ``board_lab`` (the unit's
+survey: ``--lab FILE``, else surveyed at the start of the session); ``console_log`` (this
 test's transcript path); ``at_uboot`` (the board at U-Boot's prompt: its
 :class:`BoardStrategy`); ``at_shell`` (the board at a shell); ``ndiv_kernel``
 (skips unless the board runs the project's kernel).
@@ -29,6 +30,8 @@ from linerate.board.profile import Profile, ProfileError, load_profile
 from linerate.board.strategy import BoardStrategy
 from linerate.board.target import SerialTarget, Target, VirtualTarget
 from linerate.errors import LinerateError
+from linerate.survey.lab import Lab, load_lab
+from linerate.survey.survey import Surveyor
 
 
 def artifacts_dir() -> Path:
@@ -50,7 +53,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--port",
         default=None,
-        help="serial console of a real board (default: start the virtual board)",
+        help="console of a real board: /dev/ttyUSB0, rfc2217://HOST:PORT, socket://HOST:PORT "
+        "(default: start the virtual board)",
+    )
+    group.addoption(
+        "--lab",
+        default=None,
+        help="the unit's lab file from linerate survey (default: survey the board first, "
+        "into artifacts/lab/<board>.yml)",
     )
 
 
@@ -116,8 +126,15 @@ def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Targe
 @pytest.fixture(autouse=True)
 def _board_console_log(request: pytest.FixtureRequest) -> None:
     """Every test that uses the board records its console (no effect on other tests)."""
-    if "board" in request.fixturenames:
+    if _uses_board(request):
         request.getfixturevalue("console_log")
+
+
+def _uses_board(request: pytest.FixtureRequest) -> bool:
+    """The test uses this plugin's ``board`` fixture (not a parameter named board)."""
+    callspec = getattr(request.node, "callspec", None)
+    parametrized = callspec is not None and "board" in callspec.params
+    return "board" in request.fixturenames and not parametrized
 
 
 @pytest.fixture
@@ -128,12 +145,25 @@ def console_log(request: pytest.FixtureRequest) -> Iterator[Path]:
     path.unlink(missing_ok=True)
     request.node.stash[_TRANSCRIPT_KEY] = path
     target: Target | None = None
-    if "board" in request.fixturenames:
+    if _uses_board(request):
         target = request.getfixturevalue("board")
         target.retarget_transcript(path)
     yield path
     if target is not None and getattr(target, "port", None) is not None:
         target.port.transcript.flush()
+
+
+@pytest.fixture(scope="session")
+def board_lab(board: Target, pytestconfig: pytest.Config) -> Lab:
+    """This unit's lab file: ``--lab``, else a survey of the board now (read-only: it
+    boots the board's Linux to read its flash partitions), saved under artifacts/lab/."""
+    given = pytestconfig.getoption("--lab")
+    if given:
+        return load_lab(Path(given))
+    port = pytestconfig.getoption("--port") or "virtual"
+    lab = Surveyor(board.strategy, port).survey(linux=True)
+    lab.save(artifacts_dir() / "lab" / f"{board.profile.name}.yml")
+    return lab
 
 
 @pytest.fixture

@@ -97,6 +97,8 @@ class Nor:
     env_size: int | None = None
     #: False while the value is an assumption not yet checked on hardware.
     env_verified: bool = True
+    #: Two copies (the second right after the first) with a flag byte each.
+    env_redundant: bool = False
 
     def partition(self, name: str) -> Partition:
         for p in self.partitions:
@@ -440,11 +442,15 @@ def _nor(r: _Reader) -> Nor:
     parts = _partitions(r, "partitions", size, block)
     env_offset = r.opt_int("env_offset")
     env_size = r.opt_int("env_size")
-    nor = Nor(base, size, block, parts, env_offset, env_size, r.bool_("env_verified", True))
+    redundant = r.bool_("env_redundant", False)
+    nor = Nor(
+        base, size, block, parts, env_offset, env_size, r.bool_("env_verified", True), redundant
+    )
     if (env_offset is None) != (env_size is None):
         r.fail("give both env_offset and env_size, or neither", r.key("env_size"))
     if env_offset is not None and env_size is not None:
-        inside = [p for p in parts if p.offset <= env_offset and env_offset + env_size <= p.end]
+        span = env_size * (2 if redundant else 1)
+        inside = [p for p in parts if p.offset <= env_offset and env_offset + span <= p.end]
         if not inside or not inside[0].read_only:
             r.fail(
                 "the U-Boot environment must lie inside a read_only partition (only saveenv "

@@ -130,7 +130,7 @@ class NandFlasher:
         self.profile = profile
         self.nand: Nand = profile.flash.nand
         self.uboot = uboot
-        self.cmd = UBootCommands(uboot, profile.uboot.hush)
+        self.cmd = UBootCommands(uboot, profile.uboot.hush and lab.hush)
         self.progress = progress
         self.loader = loader
 

@@ -92,7 +92,9 @@ class NorFlasher:
         if self.surveyed.note:
             progress.say(self.surveyed.note)
         self.uboot = uboot
-        self.cmd = UBootCommands(uboot, profile.uboot.hush)
+        #: Hush as this unit's survey probed it (the profile can only turn it off).
+        self.hush = profile.uboot.hush and lab.hush
+        self.cmd = UBootCommands(uboot, self.hush)
         self.progress = progress
         self.loader = loader
         #: Test hooks: after the erase, before the copy (a power loss there leaves the
@@ -145,9 +147,7 @@ class NorFlasher:
         other = "b" if target == "a" else "a"
         # Without hush there is no `if`: the slot order is written into bootcmd itself.
         bootcmd = (
-            self.profile.uboot.bootcmd
-            if self.profile.uboot.hush
-            else f"run boot_{target}; run boot_{other}"
+            self.profile.uboot.bootcmd if self.hush else f"run boot_{target}; run boot_{other}"
         )
         changes = {var: target, "bootcmd": bootcmd}
         profile_env = {n: self.expand(v) for n, v in self.profile.uboot.env.items()}

@@ -82,3 +82,20 @@ def ndiv_table(text: str) -> dict[str, str]:
         if len(parts) >= 2:
             out[parts[0]] = parts[1]
     return out
+
+
+def booted_slot(log: str) -> str:
+    """The slot U-Boot booted: the last "Booting slot X" its boot commands echoed
+    before the kernel started ("a" or "b"; "" when none)."""
+    head = log.split("Starting kernel", 1)[0]
+    found = re.findall(r"Booting slot ([AB])", head)
+    return found[-1].lower() if found else ""
+
+
+def assert_booted_from_ram(log: str, lab) -> None:
+    """bootm ran on a RAM copy, never on a NOR address: an ATAG-era U-Boot hands the
+    kernel the initrd where the image lies, and Linux drops an initrd in flash."""
+    found = re.findall(r"Legacy Image at ([0-9a-fA-F]+)", log.split("Starting kernel", 1)[0])
+    assert found, "no bootm of a legacy image in the boot log"
+    address = int(found[-1], 16)
+    assert lab.bank_at(address) is None, f"bootm ran on NOR address {address:#x}"

@@ -12,6 +12,7 @@ import time
 import zlib
 
 import pytest
+from board_helpers import assert_booted_from_ram, booted_slot
 
 from linerate.flash.errors import FlashError, ReadOnlyRegionError
 from linerate.flash.flasher import flash
@@ -41,7 +42,9 @@ def _write_timings(console_log, progress, total):
     print("\n".join(lines))
 
 
-def test_flash_nor_then_boot_from_the_new_slot(board, at_uboot, board_profile, nor, console_log):
+def test_flash_nor_then_boot_from_the_new_slot(
+    board, at_uboot, board_profile, nor, console_log, board_lab
+):
     ub = at_uboot.uboot
     image = board.nor_image()
     data = image.read_bytes()
@@ -55,50 +58,53 @@ def test_flash_nor_then_boot_from_the_new_slot(board, at_uboot, board_profile, n
         assert ub.crc32(address, len(data)) != zlib.crc32(data)
     progress = Progress(tty=False)
     t0 = time.monotonic()
-    result = flash(at_uboot, image, "nor", progress)
+    result = flash(at_uboot, image, "nor", progress, lab=board_lab)
     _write_timings(console_log, progress, time.monotonic() - t0)
     assert (result.slot, result.previous_slot) == (target, current)
     assert ub.getenv(board_profile.uboot.slot_variable) == target
     assert ub.getenv("bootcmd") == board_profile.uboot.bootcmd
     assert ub.crc32(address, len(data)) == zlib.crc32(data)
     log = at_uboot.boot("boot")
-    assert f"legacy image at {address:08x}" in log.lower(), "the new slot did not boot"
+    assert booted_slot(log) == target, "the new slot did not boot"
+    assert_booted_from_ram(log, board_lab)
     assert at_uboot.shell.check("echo booted") == "booted"
 
 
-def test_corrupt_image_in_ram_erases_nothing(board, at_uboot, board_profile, nor):
+def test_corrupt_image_in_ram_erases_nothing(board, at_uboot, board_profile, nor, board_lab):
     ub = at_uboot.uboot
     image = board.nor_image()
     size = image.stat().st_size
     current, target = _slots(at_uboot, board_profile)
-    target_part, current_part = nor.slot(target), nor.slot(current)
+    target_part = nor.slot(target)
     before = ub.crc32(nor.address(target_part), size)
 
     def corrupt(loaded: Loaded) -> None:
         ub.check(f"mw.l {loaded.address:#x} 0xdeadbeef")
 
     with pytest.raises(FlashError, match="CRC mismatch in RAM") as info:
-        flash(at_uboot, image, "nor", Progress(tty=False), after_load=corrupt)
+        flash(at_uboot, image, "nor", Progress(tty=False), after_load=corrupt, lab=board_lab)
     assert "nothing was erased" in str(info.value)
     assert "to resume" in str(info.value)
     assert ub.crc32(nor.address(target_part), size) == before, "the target slot changed"
     assert active_slot(ub.printenv(), board_profile.uboot.slot_variable) == current
     at_uboot.reset_to_uboot()
     log = at_uboot.boot("boot")
-    assert f"legacy image at {nor.address(current_part):08x}" in log.lower()
+    assert booted_slot(log) == current
 
 
 class Interrupted(Exception):
     pass
 
 
-def test_interrupted_flash_boots_the_old_slot_and_resumes(board, at_uboot, board_profile, nor):
+def test_interrupted_flash_boots_the_old_slot_and_resumes(
+    board, at_uboot, board_profile, nor, board_lab
+):
     """Power lost after the erase (before the copy): the old slot boots; a rerun resumes."""
     image = board.nor_image()
     current, target = _slots(at_uboot, board_profile)
     progress = Progress(tty=False)
     loader = RamLoader(at_uboot.uboot, board_profile, progress)
-    flasher = NorFlasher(board_profile, at_uboot.uboot, progress, loader)
+    flasher = NorFlasher(board_profile, at_uboot.uboot, progress, loader, board_lab)
 
     def power_loss(_part: object) -> None:
         raise Interrupted
@@ -109,18 +115,20 @@ def test_interrupted_flash_boots_the_old_slot_and_resumes(board, at_uboot, board
     at_uboot.reset_to_uboot()
     assert active_slot(at_uboot.uboot.printenv(), board_profile.uboot.slot_variable) == current
     log = at_uboot.boot("boot")
-    assert f"legacy image at {nor.address(nor.slot(current)):08x}" in log.lower()
+    assert booted_slot(log) == current
     # Resume: the same flash again, from U-Boot.
-    result = flash(at_uboot, image, "nor", Progress(tty=False))
+    result = flash(at_uboot, image, "nor", Progress(tty=False), lab=board_lab)
     assert result.slot == target
     log = at_uboot.boot("boot")
-    assert f"legacy image at {nor.address(nor.slot(target)):08x}" in log.lower()
+    assert booted_slot(log) == target
 
 
-def test_bootloader_region_is_never_written(at_uboot, board_profile, nor):
+def test_bootloader_region_is_never_written(at_uboot, board_profile, nor, board_lab):
     ub = at_uboot.uboot
     progress = Progress(tty=False)
-    flasher = NorFlasher(board_profile, ub, progress, RamLoader(ub, board_profile, progress))
+    flasher = NorFlasher(
+        board_profile, ub, progress, RamLoader(ub, board_profile, progress), board_lab
+    )
     for part in (p for p in nor.partitions if p.read_only):
         sent_before = ub.port.transcript.received
         fake = Loaded(board_profile.uboot.load_address, 0x1000, 0, "none", 0.0)
@@ -165,7 +173,9 @@ def test_ssd_strategy_writes_and_verifies(board, at_shell, board_profile, tmp_pa
     at_shell.shell.check(f"rm -f {target}")
 
 
-def test_flash_without_hush_reads_success_from_the_output(board, at_uboot, board_profile, nor):
+def test_flash_without_hush_reads_success_from_the_output(
+    board, at_uboot, board_profile, nor, board_lab
+):
     """The path for an old U-Boot without hush (no $?, no if): success is read from each
     command's output and bootcmd lists the slots in order. Runs on any U-Boot."""
     from dataclasses import replace
@@ -175,11 +185,11 @@ def test_flash_without_hush_reads_success_from_the_output(board, at_uboot, board
     control.profile = profile
     try:
         current, target = _slots(control, profile)
-        result = flash(control, board.nor_image(), "nor", Progress(tty=False))
+        result = flash(control, board.nor_image(), "nor", Progress(tty=False), lab=board_lab)
         assert result.slot == target
         env = control.uboot.printenv()
         assert env["bootcmd"] == f"run boot_{target}; run boot_{current}"
         log = control.boot("boot")
-        assert f"legacy image at {nor.address(nor.slot(target)):08x}" in log.lower()
+        assert booted_slot(log) == target
     finally:
         control.profile = board_profile

@@ -182,7 +182,7 @@ def test_ax3_nor_map_matches_the_board_profile():
     nor = profile["flash"]["nor"]
     assert sum(p.size or 0 for p in parts) == nor["size"], "partitions must cover the NOR"
     assert all(p.offset % nor["erase_block"] == 0 for p in parts)
-    assert int(conf.get("LINERATE_NOR_BASE"), 16) == nor["base"]
+    assert int(conf.get("LINERATE_UBOOT_NOR_BASE"), 16) == nor["base"]
     slots = {p["slot"]: p for p in expected if "slot" in p}
     assert int(conf.get("LINERATE_NOR_SLOT_SIZE")) == slots["a"]["size"] == slots["b"]["size"]
     assert int(conf.get("LINERATE_NOR_SLOT_A"), 16) == slots["a"]["offset"]
@@ -196,14 +196,17 @@ def test_ax3_env_location_matches_the_board_profile():
     nor = profile["flash"]["nor"]
     fw_env = ROOT / "recipes/linerate-board/files/openblocks-ax3/fw_env.config"
     lines = [ln.split() for ln in fw_env.read_text().splitlines() if ln and ln[0] != "#"]
-    assert len(lines) == 1
-    device, offset, size, sector = lines[0]
-    index = next(i for i, p in enumerate(parts) if p.name == "u-boot")
-    assert device == f"/dev/mtd{index}"
-    assert parts[index].offset + int(offset, 16) == nor["env_offset"]
-    assert int(size, 16) == nor["env_size"]
-    assert int(sector, 16) == nor["erase_block"]
-    assert "ASSUMPTION" in fw_env.read_text(), "say it is unverified until checked on hardware"
+    # Redundant (Plat'Home's flashcfg.c): two copies, the second right after the first.
+    assert nor["env_redundant"] is True and len(lines) == 2
+    index = next(i for i, p in enumerate(parts) if p.name == "vendor")
+    assert parts[index].read_only
+    for copy, (device, offset, size, sector) in enumerate(lines):
+        assert device == f"/dev/mtd{index}"
+        want = nor["env_offset"] + copy * nor["env_size"]
+        assert parts[index].offset + int(offset, 16) == want
+        assert int(size, 16) == nor["env_size"]
+        assert int(sector, 16) == nor["erase_block"]
+    assert "UNVERIFIED" in fw_env.read_text(), "say it is unverified until checked on hardware"
 
 
 def test_mirabox_nand_map_matches_the_board_profile():
@@ -318,18 +321,25 @@ def test_layer_conf_anchors_its_recipes():
     assert 'LINERATE_LAYERDIR := "${LAYERDIR}"' in text
 
 
-def test_ax3_boot_commands_use_the_slots_the_image_is_made_for():
-    """The profile's boot_a/boot_b (what the flasher writes) and the layer's
-    bootcmd boot the NOR slots the image is sized for."""
+def test_ax3_boot_commands_copy_the_slot_to_ram_first():
+    """The profile's boot_a/boot_b (what the flasher writes, addresses from the unit's
+    survey) and the layer's bootcmd copy the NOR slot the image is sized for to RAM and
+    bootm there: never in place (an ATAG-era U-Boot would hand Linux an initrd in NOR)."""
     profile = board_profile("openblocks-ax3")
     conf = layer_conf.machine_conf("openblocks-ax3")
-    base = int(conf.get("LINERATE_NOR_BASE"), 16)
-    slot_a = base + int(conf.get("LINERATE_NOR_SLOT_A"), 16)
-    slot_b = base + int(conf.get("LINERATE_NOR_SLOT_B"), 16)
+    base = int(conf.get("LINERATE_UBOOT_NOR_BASE"), 16)
+    size = int(conf.get("LINERATE_NOR_SLOT_SIZE"))
+    ram = int(conf.get("LINERATE_RAM_LOAD"), 16)
+    assert ram == profile["uboot"]["load_address"]
     env = profile["uboot"]["env"]
-    assert env["boot_a"].endswith(f"bootm {slot_a:#x}")
-    assert env["boot_b"].endswith(f"bootm {slot_b:#x}")
-    assert conf.get("LINERATE_BOOTCMD") == f"bootm {slot_a:#x}; bootm {slot_b:#x}"
+    commands = []
+    for which in ("a", "b"):
+        slot = base + int(conf.get(f"LINERATE_NOR_SLOT_{which.upper()}"), 16)
+        assert env[f"boot_{which}"].endswith(
+            f"cp.b @slot_{which}@ @load@ @slot_{which}_size@; bootm @load@"
+        )
+        commands.append(f"cp.b {slot:#x} {ram:#x} {size:#x}; bootm {ram:#x}")
+    assert conf.get("LINERATE_BOOTCMD") == "; ".join(commands)
 
 
 def test_mirabox_boot_command_reads_the_kernel_partition():

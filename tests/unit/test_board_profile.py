@@ -28,18 +28,21 @@ def test_kas_machines():
 
 
 def test_ax3_nor_map_is_the_agreed_one():
+    """U-Boot at the start of NOR (Plat'Home's mtd0: the BootROM reads its boot image
+    there) stays read-only with the vendor's environment, diag and config; no slot at 0."""
     p = load_profile("openblocks-ax3")
     nor = p.flash.nor
-    assert nor is not None and nor.base == 0xE8000000 and nor.size == 128 * MiB
+    assert nor is not None and nor.base == 0xF0000000 and nor.size == 128 * MiB
     assert nor.erase_block == 128 << 10
     got = [(x.name, x.offset, x.size, x.read_only, x.slot) for x in nor.partitions]
     assert got == [
-        ("uimage-a", 0x00000000, 16 * MiB, False, "a"),
-        ("uimage-b", 0x01000000, 16 * MiB, False, "b"),
-        ("spare", 0x02000000, 0x05F00000, False, None),
-        ("u-boot", 0x07F00000, 1 * MiB, True, None),
+        ("vendor", 0x00000000, 16 * MiB, True, None),
+        ("uimage-a", 0x01000000, 16 * MiB, False, "a"),
+        ("uimage-b", 0x02000000, 16 * MiB, False, "b"),
+        ("spare", 0x03000000, 0x05000000, False, None),
     ]
-    assert (nor.env_offset, nor.env_size, nor.env_verified) == (0x07FE0000, 0x10000, False)
+    assert (nor.env_offset, nor.env_size, nor.env_verified) == (0x00100000, 0x20000, False)
+    assert nor.env_redundant
     assert p.flash.ssd is not None and p.flash.ssd.device == "/dev/sda"
     assert [x.name for x in p.test_ports] == ["eth1", "eth2", "eth3"]
     assert [x.mac_env for x in p.ports] == ["ethaddr", "eth1addr", "eth2addr", "eth3addr"]
@@ -48,7 +51,7 @@ def test_ax3_nor_map_is_the_agreed_one():
 def test_ax3_map_matches_the_machine_configuration():
     """conf/machine/openblocks-ax3.conf's mtdparts says the same thing as the profile."""
     conf = (ROOT / "conf" / "machine" / "openblocks-ax3.conf").read_text()
-    assert "16m(uimage-a),16m(uimage-b),0x5f00000(spare),1m(u-boot)ro" in conf
+    assert "16m(vendor)ro,16m(uimage-a),16m(uimage-b),0x5000000(spare)" in conf
 
 
 def test_mirabox_nand_map_is_the_agreed_one():
@@ -109,23 +112,23 @@ def _parts(d):
         (lambda d: d["console"].update(bauds=9600), "console.bauds", "unknown key"),
         (lambda d: d["console"].update(stop_key=""), "console.stop_key", "must not be empty"),
         (
-            lambda d: _parts(d)[1].update(offset=0x00FE0000),
-            "flash.nor.partitions[1].offset",
+            lambda d: _parts(d)[2].update(offset=0x01FE0000),
+            "flash.nor.partitions[2].offset",
             "overlaps uimage-a",
         ),
         (
-            lambda d: _parts(d)[2].update(size=0x05F00100),
-            "flash.nor.partitions[2].size",
+            lambda d: _parts(d)[3].update(size=0x05000100),
+            "flash.nor.partitions[3].size",
             "not a multiple of the erase block",
         ),
         (
-            lambda d: _parts(d)[3].update(offset=0x07F80000),
+            lambda d: _parts(d)[3].update(offset=0x03080000),
             "flash.nor.partitions[3].size",
             "beyond the device size",
         ),
         (
-            lambda d: _parts(d)[0].update(read_only=True),
-            "flash.nor.partitions[0].read_only",
+            lambda d: _parts(d)[1].update(read_only=True),
+            "flash.nor.partitions[1].read_only",
             "boot slot cannot be read-only",
         ),
         (lambda d: _parts(d)[1].update(slot="c"), "flash.nor.partitions[1].slot", "a or b"),

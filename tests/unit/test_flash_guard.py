@@ -100,15 +100,20 @@ def test_a_slot_outside_the_firmware_areas_is_refused():
         nor.check_write(part.name, part.offset, part.size)
 
 
-def test_the_nor_base_comes_from_the_survey():
-    """AX3: the profile says 0xe8000000 (mainline Linux's window), the unit's U-Boot has
-    its one bank at 0xf0000000: the flasher uses U-Boot's address and says so."""
+@pytest.mark.parametrize("surveyed", [0xF0000000, 0xE8000000])
+def test_the_nor_base_comes_from_the_survey(surveyed):
+    """AX3: the profile's base (0xf0000000, unverified) against what the unit's U-Boot
+    reports for its one bank: the flasher uses U-Boot's address and says when it differs."""
     ax3 = load_profile("openblocks-ax3")
     lab = dataclasses.replace(
         virt_lab(set(), None),
         board="openblocks-ax3",
-        nor_banks=tuple(parse_flinfo(flinfo_text(0xF0000000, 1024, 0x20000, {0, 1}, False))),
+        nor_banks=tuple(parse_flinfo(flinfo_text(surveyed, 1024, 0x20000, {0, 1}, False))),
     )
     nor = SurveyedNor.of(ax3, lab)
-    assert nor.base == 0xF0000000
-    assert "this unit's U-Boot has it at 0xf0000000" in nor.note
+    assert nor.base == surveyed
+    if surveyed == ax3.flash.nor.base:
+        assert nor.note == ""
+    else:
+        assert f"this unit's U-Boot has it at {surveyed:#x} (flinfo)" in nor.note
+    assert nor.address(ax3.flash.nor.slot("a").offset) == surveyed + 0x01000000

@@ -31,15 +31,15 @@ def test_slots_are_writable():
 @pytest.mark.parametrize(
     ("offset", "length"),
     [
-        (0x07F00000, 0x1000),  # the bootloader itself
-        (0x07FE0000, 0x10000),  # its environment
-        (0x07E00000, 0x00200000),  # spare running into u-boot
-        (0x07FFFFFF, 1),  # the last byte
+        (0x00000000, 0x1000),  # the bootloader itself (the BootROM reads the start)
+        (0x00100000, 0x20000),  # its environment
+        (0x00E00000, 0x00400000),  # a range running from the vendor area into slot A
+        (0x00FFFFFF, 1),  # the last byte of the vendor area
     ],
 )
 def test_the_bootloader_region_is_refused(offset, length):
     assert NOR is not None
-    with pytest.raises(ReadOnlyRegionError, match="read-only region u-boot") as info:
+    with pytest.raises(ReadOnlyRegionError, match="read-only region vendor") as info:
         check_writable(NOR, offset, length)
     assert "nothing done" in str(info.value)
 
