@@ -57,6 +57,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: start the virtual board)",
     )
     group.addoption(
+        "--vboard-console",
+        default="pty",
+        choices=("pty", "socket", "rfc2217"),
+        help="the virtual board's console: QEMU's pty, or served by ser2net over TCP "
+        "(socket://, rfc2217://) as a lab serves a real board's",
+    )
+    group.addoption(
         "--lab",
         default=None,
         help="the unit's lab file from linerate survey (default: survey the board first, "
@@ -113,7 +120,12 @@ def board(board_profile: Profile, pytestconfig: pytest.Config) -> Iterator[Targe
             images = build_images()
         except LinerateError as exc:
             pytest.skip(f"no --port and the virtual board's images cannot be built: {exc}")
-        target = VirtualTarget(board_profile, transcript=session_log, images=images)
+        target = VirtualTarget(
+            board_profile,
+            transcript=session_log,
+            images=images,
+            console=pytestconfig.getoption("--vboard-console"),
+        )
     else:
         pytest.skip(f"board {board_profile.name} is real hardware: run with --port DEV")
     target.start()

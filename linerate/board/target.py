@@ -21,6 +21,7 @@ from linerate.console.transcript import Transcript
 from linerate.errors import LinerateError
 from linerate.vboard.images import BoardImages, build_images
 from linerate.vboard.launcher import VirtualBoard
+from linerate.vboard.ser2net import Ser2net
 
 
 class Target:
@@ -113,8 +114,13 @@ class VirtualTarget(Target):
         direct_kernel: bool = False,
         run_dir: Path | None = None,
         boot_timeout: float = 120.0,
+        console: str = "pty",
     ) -> None:
         self.profile = profile or load_profile("virt")
+        #: How the console is reached: QEMU's pty, or through ser2net as a lab serves a
+        #: real board's ("socket": socket://, "rfc2217": rfc2217://).
+        self.console = console
+        self._ser2net: Ser2net | None = None
         self.images = images
         self._transcript = transcript
         self.board: VirtualBoard | None = None
@@ -134,8 +140,12 @@ class VirtualTarget(Target):
         try:
             board.start(paused=True)
             assert board.pty is not None
+            device = board.pty
+            if self.console != "pty":
+                self._ser2net = Ser2net(board.pty, self.console, self.profile.console.baud)
+                device = self._ser2net.start()
             self.port = SerialPort(
-                board.pty, baud=self.profile.console.baud, transcript=self._transcript
+                device, baud=self.profile.console.baud, transcript=self._transcript
             ).open()
             self.strategy = BoardStrategy(self.profile, self.port, power_cycle=board.reset)
             board.resume()
@@ -171,6 +181,9 @@ class VirtualTarget(Target):
         port = getattr(self, "port", None)
         if port is not None:
             port.close()
+        if self._ser2net is not None:
+            self._ser2net.stop()
+            self._ser2net = None
         if self.board is not None:
             self.board.cleanup()
             self.board = None

@@ -54,8 +54,13 @@ class Link:
             raise PortError(local_hint(self.device, exc)) from exc
 
     def _open_network(self) -> None:
+        url = self.device
+        if url.startswith("rfc2217://") and "?" not in url:
+            # ser2net does not answer SET_CONTROL (flow control) as pyserial waits for:
+            # pyserial's documented switch for it. A URL with options is taken as given.
+            url += "?ign_set_control"
         try:
-            ser = serial.serial_for_url(self.device, baudrate=self.baud, timeout=0.1)
+            ser = serial.serial_for_url(url, baudrate=self.baud, timeout=0.1)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortError(
                 f"cannot reach the console {self.device}: {exc}: check that its server "
