@@ -174,7 +174,7 @@ def board_lab(board: Target, pytestconfig: pytest.Config) -> Lab:
         return load_lab(Path(given))
     port = pytestconfig.getoption("--port") or "virtual"
     lab = Surveyor(board.strategy, port).survey(linux=True)
-    lab.save(artifacts_dir() / "lab" / f"{board.profile.name}.yml")
+    lab.save(artifacts_dir() / "lab" / f"{board.profile.name}.yml")  # sets lab.path
     return lab
 
 

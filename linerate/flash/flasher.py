@@ -94,7 +94,12 @@ def flash(
     if medium != "ssd":
         lab = require_lab(profile, lab, port)
         if medium == "nor":
-            SurveyedNor.of(profile, lab)  # refuses before the board is touched
+            # Both slots, whole: a profile whose slot holds a sector the survey found
+            # protected is refused before the board is touched (the slot to write is
+            # only known after reading the environment).
+            surveyed = SurveyedNor.of(profile, lab)
+            for part in (p for p in surveyed.nor.partitions if p.slot):
+                surveyed.check_write(part.name, part.offset, part.size)
         else:
             check_surveyed(lab, medium)
     if medium == "ssd":

@@ -193,3 +193,45 @@ def test_flash_without_hush_reads_success_from_the_output(
         assert booted_slot(log) == target
     finally:
         control.profile = board_profile
+
+
+def test_no_survey_no_write(board, at_uboot, board_profile, nor):
+    """Without this unit's lab file the flasher refuses before sending anything."""
+    ub = at_uboot.uboot
+    received = ub.port.transcript.received
+    with pytest.raises(ReadOnlyRegionError) as info:
+        flash(at_uboot, board.nor_image(), "nor", Progress(tty=False), lab=None, port="DEV")
+    message = str(info.value)
+    print(message)
+    assert f"no survey of this {board_profile.name} unit" in message
+    assert f"linerate survey --board {board_profile.name} --port DEV --linux" in message
+    assert ub.port.transcript.received == received, "a command reached the board"
+
+
+def test_a_write_over_a_protected_sector_is_refused(board, at_uboot, board_profile, nor, board_lab):
+    """A unit whose U-Boot protects a sector inside the target slot: refused, untouched."""
+    import dataclasses
+
+    current, target = _slots(at_uboot, board_profile)
+    start = nor.address(nor.slot(target))
+    bank = board_lab.bank_at(start)
+    assert bank is not None
+    sectors = tuple(
+        dataclasses.replace(s, read_only=True) if s.start == start else s for s in bank.sectors
+    )
+    banks = tuple(
+        dataclasses.replace(b, sectors=sectors) if b is bank else b for b in board_lab.nor_banks
+    )
+    protected = dataclasses.replace(board_lab, nor_banks=banks)
+    ub = at_uboot.uboot
+    before = ub.crc32(start, 0x1000)
+    received = ub.port.transcript.received
+    with pytest.raises(ReadOnlyRegionError) as info:
+        flash(at_uboot, board.nor_image(), "nor", Progress(tty=False), lab=protected)
+    message = str(info.value)
+    print(message)
+    assert "reports read-only (flinfo)" in message and f"the first at {start:#x}" in message
+    assert "nothing done: the board is untouched" in message
+    assert ub.port.transcript.received == received, "a command reached the board"
+    assert ub.crc32(start, 0x1000) == before
+    assert active_slot(ub.printenv(), board_profile.uboot.slot_variable) == current
