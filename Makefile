@@ -26,6 +26,11 @@ lint: deps
 
 test: deps slhttpd lint kernel
 	$(PYTEST) -m "$(TIERS)" tests
+ifneq ($(findstring board,$(TIERS)),)
+	# The board suite once more, its console through ser2net (socket://), as a lab
+	# serves a real board's.
+	$(PYTEST) tests/board --vboard-console socket --junitxml=artifacts/junit-board-socket.xml
+endif
 
 # The appliance on the virtual board: builds the ndiv kernel, initramfs and
 # NOR image when missing, boots through U-Boot, serves 127.0.0.1:8080.
