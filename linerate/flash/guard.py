@@ -85,9 +85,10 @@ class SurveyedNor:
                 f"the profile says the NOR is at {nor.base:#x}; this unit's U-Boot has it at "
                 f"{bank.base:#x} (flinfo): using the survey's address"
             )
-        ordered = sorted(banks, key=lambda b: b.base)
-        contiguous = all(a.end == b.base for a, b in zip(ordered, ordered[1:], strict=False))
-        mtd_base = ordered[0].base if contiguous else bank.base
+        # Linux's flash device starts where the flash starts: one cfi-flash node covers
+        # every bank at its physical address, so offset 0 is the lowest bank. (The banks
+        # need not be contiguous: QEMU virt's U-Boot sees 32 MiB of each 64 MiB chip.)
+        mtd_base = min(b.base for b in banks)
         return cls(nor, lab, bank.base, bank, mtd_base, note)
 
     def address(self, offset: int) -> int:

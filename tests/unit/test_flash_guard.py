@@ -18,8 +18,10 @@ VIRT = load_profile("virt")
 
 
 def virt_lab(ro: set[int], mtd: tuple[MtdPartition, ...] | None) -> Lab:
-    """A virtual board as its survey sees it: pflash0 (U-Boot) and pflash1 (the NOR)."""
-    text = flinfo_text(0x0, 256, 0x40000, set(range(256)), False) + flinfo_text(
+    """A virtual board as its survey saw it: U-Boot's CFI driver sees 32 MiB of each
+    64 MiB pflash (U-Boot's own 7 sectors and its environment's 2 read-only), while
+    Linux's 0.flash spans both chips from 0."""
+    text = flinfo_text(0x0, 256, 0x20000, set(range(7)), False) + flinfo_text(
         0x04000000, 256, 0x20000, ro, True
     ).replace("Bank # 1", "Bank # 2")
     return Lab(
