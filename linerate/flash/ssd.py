@@ -11,6 +11,11 @@ the running Linux can write it. Steps, each only if the one before succeeded:
 4. the page cache is dropped and the device's first N bytes are read back and
    their SHA-256 compared again.
 
+A compressed image (``.wic.gz``, as the build deploys it) is **streamed**
+instead: ``tftp | gunzip | dd`` on the board, so an image larger than the
+board's RAM works; nothing can be checked before writing, and step 4 compares
+the device's bytes with the SHA-256 of the image's uncompressed content.
+
 The boot environment is not changed: the board keeps booting NOR (see
 docs/boards.md for booting from the SSD). An interruption during step 3 leaves
 the SSD's content undefined but the board boots NOR as before; rerun to resume.
@@ -20,6 +25,7 @@ runs it against a file (``allow_file``) to exercise everything but the disk.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import shlex
@@ -48,6 +54,23 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def content_sha256(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of what the board must end up with: the file itself, or for a
+    ``.gz`` its uncompressed content."""
+    if path.suffix != ".gz":
+        return file_sha256(path), path.stat().st_size
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+    except (OSError, EOFError) as exc:
+        raise FlashError(f"{path} is not a whole gzip file: {exc}", state="nothing done") from exc
+    return h.hexdigest(), size
+
+
 def commands(device: str, name: str, server: str, port: int, size: int, tmp: str) -> dict[str, str]:
     """The shell commands of each step (kept together so they can be read and tested)."""
     dev, tmpq, nameq = shlex.quote(device), shlex.quote(tmp), shlex.quote(name)
@@ -56,6 +79,9 @@ def commands(device: str, name: str, server: str, port: int, size: int, tmp: str
         "size": f"wc -c < {tmpq}",
         "sum_ram": f"sha256sum {tmpq}",
         "write": f"dd if={tmpq} of={dev} bs=1M conv=fsync && sync",
+        # Compressed images: straight from the network to the device.
+        "stream": f"set -o pipefail; tftp -g -b 1468 -r {nameq} -l - {server} {port} | "
+        f"gunzip -c | dd of={dev} bs=1M conv=fsync && sync",
         "drop_caches": "sync && echo 3 > /proc/sys/vm/drop_caches",
         "sum_dev": f"head -c {size} {dev} | sha256sum",
         "cleanup": f"rm -f {tmpq}",
@@ -111,6 +137,8 @@ class SsdFlasher:
                 )
 
     def flash(self, image: Path) -> SsdResult:
+        if image.suffix == ".gz":
+            return self.stream(image)
         size = image.stat().st_size
         digest = file_sha256(image)
         self._check_target(size)
@@ -172,4 +200,43 @@ class SsdFlasher:
                     self.shell.run(cmd["cleanup"])
                 except ConsoleError:
                     pass  # the console is gone: the error above says why
+        return SsdResult(self.device, size, digest, list(self.progress.timings))
+
+    def stream(self, image: Path) -> SsdResult:
+        """A ``.gz`` image: ``tftp | gunzip | dd`` on the board, then the read-back check."""
+        digest, size = content_sha256(image)
+        self._check_target(0)
+        t = self.profile.tftp
+        server_ip = t.linux_serverip or t.serverip
+        server = TftpServer(
+            {image.name: image},
+            host=t.bind,
+            port=t.linux_port if t.linux_port is not None else t.port,
+            progress=lambda _n, done, total: self.progress.bytes(done, total),
+            bind_wait=20.0,
+        )
+        with server:
+            cmd = commands(self.device, image.name, server_ip, server.port, size, self.tmp)
+            try:
+                self.progress.phase(f"stream {image.name} | gunzip | dd to {self.device}")
+                self.shell.check(cmd["stream"], timeout=120 + size / 2e6)
+                self.progress.done(f"{size} bytes uncompressed")
+                self.progress.phase(f"read back {self.device}")
+                self.shell.run(cmd["drop_caches"])
+                out = self.shell.check(cmd["sum_dev"], timeout=60 + size / 5e6)
+            except ConsoleError as exc:
+                raise FlashError(
+                    f"a step on the board failed: {exc}",
+                    state=f"{self.device} may hold a partial image; the board boots NOR",
+                    resume="rerun linerate flash --medium ssd",
+                ) from exc
+            m = _SHA_RE.search(out)
+            if not m or m.group(1) != digest:
+                raise FlashError(
+                    f"read-back SHA-256 of {self.device} differs from the image's content "
+                    "(the transfer or the write was corrupted)",
+                    state=f"{self.device} holds a damaged image; the board boots NOR",
+                    resume="rerun linerate flash --medium ssd (if it repeats: the SSD)",
+                )
+            self.progress.done("sha256 matches")
         return SsdResult(self.device, size, digest, list(self.progress.timings))

@@ -138,5 +138,8 @@ def test_distro_resolves_small(machine, layers, build_root):
     assert values["VIRTUAL-RUNTIME_init_manager"] == "busybox"
     assert values["VIRTUAL-RUNTIME_dev_manager"] == "busybox-mdev"
     assert values["IMAGE_FEATURES"].split() == ["empty-root-password"]
-    fstypes = {"openblocks-ax3": {"cpio.gz", "noruimg", "wic"}, "mirabox": {"ubi"}}[machine]
+    fstypes = {
+        "openblocks-ax3": {"cpio.gz", "noruimg", "wic", "wic.gz", "wic.bmap"},
+        "mirabox": {"ubi"},
+    }[machine]
     assert set(values["IMAGE_FSTYPES"].split()) == fstypes

@@ -281,7 +281,7 @@ def test_image_size_limits_fit_the_flash():
     ("board", "key", "fstype"),
     [
         ("openblocks-ax3", "nor", "noruimg"),
-        ("openblocks-ax3", "ssd", "wic"),
+        ("openblocks-ax3", "ssd", "wic.gz"),
         ("mirabox", "nand-ubi", "ubi"),
     ],
 )

@@ -3,7 +3,9 @@ framing, the SSD commands, progress output, the TFTP address overrides."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 
 import pytest
 
@@ -93,6 +95,10 @@ def test_ssd_commands_quote_and_verify_what_was_written():
     assert cmd["fetch"] == "tftp -g -b 1468 -r 'linerate image.wic' -l /tmp/x.img 192.168.0.1 69"
     assert cmd["write"] == "dd if=/tmp/x.img of=/dev/sda bs=1M conv=fsync && sync"
     assert cmd["sum_dev"] == "head -c 12345 /dev/sda | sha256sum"
+    assert cmd["stream"] == (
+        "set -o pipefail; tftp -g -b 1468 -r 'linerate image.wic' -l - 192.168.0.1 69 | "
+        "gunzip -c | dd of=/dev/sda bs=1M conv=fsync && sync"
+    )
     assert "drop_caches" in cmd["drop_caches"]
 
 
@@ -169,3 +175,17 @@ def test_nand_plan_kernel_and_ubi():
     assert ubi[0].command == "nand erase 0x800000 0x3f800000"  # the whole partition
     assert ubi[1].command.startswith("nand write.trimffs 0x2000000 0x800000 ")
     assert all(s.timeout >= 60 for s in kernel + ubi)
+
+
+def test_a_compressed_image_is_checked_by_its_content(tmp_path):
+    import gzip
+
+    from linerate.flash.ssd import content_sha256
+
+    data = os.urandom(100_000) + bytes(300_000)
+    path = tmp_path / "x.wic.gz"
+    path.write_bytes(gzip.compress(data))
+    assert content_sha256(path) == (hashlib.sha256(data).hexdigest(), len(data))
+    path.write_bytes(gzip.compress(data)[:-20])
+    with pytest.raises(FlashError, match="not a whole gzip file"):
+        content_sha256(path)
