@@ -93,7 +93,15 @@ export DEBIAN_FRONTEND=noninteractive
 apt_opts=(-q -o DPkg::Lock::Timeout=600)
 if [ "$changed" = 1 ] || ! compgen -G '/var/lib/apt/lists/*_dists_bookworm-backports_*Release' >/dev/null; then
 	echo "apt-backports: bookworm-backports from $uri (pinned: only QEMU)"
-	apt-get "${apt_opts[@]}" update >/dev/null
+	# A mirror mid-sync may fail another index (e.g. the security pool): what
+	# matters here is the backports list, checked below.
+	apt-get "${apt_opts[@]}" update >/dev/null ||
+		echo "apt-backports: apt-get update reported errors (above); checking the backports list"
+fi
+if ! compgen -G '/var/lib/apt/lists/*_dists_bookworm-backports_*Release' >/dev/null; then
+	echo "apt-backports: no bookworm-backports package list after apt-get update:" \
+		"check $list and the mirror $uri" >&2
+	exit 1
 fi
 
 if [ "$#" -gt 0 ]; then

@@ -49,12 +49,18 @@ step_apt() {
 	if [ -n "$missing" ]; then
 		say "installing Debian packages: $(echo $missing)"
 		need_root apt "apt-get install $(echo $missing)"
-		apt-get "${APT_OPTS[@]}" update >/dev/null ||
-			die "step 'apt': apt-get update failed: check /etc/apt/sources.list* and the mirror"
+		# A mirror in the middle of a sync fails one index (seen: the security pool's
+		# armhf list) while the others are fine: go on with the lists apt has, and
+		# say so if the install then fails.
+		local update_note=""
+		if ! apt-get "${APT_OPTS[@]}" update >/dev/null; then
+			update_note=" (apt-get update reported errors too: check /etc/apt/sources.list* and the mirror)"
+			say "apt-get update reported errors (above): trying the install with the lists apt has"
+		fi
 		# shellcheck disable=SC2086
 		apt-get "${APT_OPTS[@]}" install -y --no-install-recommends $missing ||
-			die "step 'apt': apt-get install failed (its output is above): check the mirror," \
-				"or install by hand: apt-get install $(echo $missing)"
+			die "step 'apt': apt-get install failed (its output is above)$update_note;" \
+				"install by hand: apt-get install $(echo $missing)"
 		# shellcheck disable=SC2086
 		missing=$(missing_packages $missing)
 		[ -z "$missing" ] ||
