@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from linerate import ROOT
 from linerate.host.body import LINE, body  # noqa: F401 - re-exported for the host tests
 
-_HEADER = Path(__file__).resolve().parents[2] / "slhttpd" / "core" / "slhttpd.h"
+_HEADER = ROOT / "slhttpd" / "core" / "slhttpd.h"
 
 
 def core_constant(name: str) -> int:

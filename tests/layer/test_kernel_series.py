@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from linerate import ROOT
 from linerate.errors import LinerateError
 from linerate.kernel.inputs import FILES_DIR, INC_PATH, parse_inc
 from linerate.kernel.source import (
@@ -116,7 +117,7 @@ def test_a_patch_that_does_not_apply_is_named(tmp_path: Path):
 
 
 def test_slhttpd_module_checkpatch_clean(pristine_source: Path):
-    module = INC_PATH.parents[2] / "slhttpd" / "kernel" / "slhttpd_main.c"
+    module = ROOT / "slhttpd" / "kernel" / "slhttpd_main.c"
     res = subprocess.run(
         ["perl", "scripts/checkpatch.pl", "--strict", "--no-tree", "-f", str(module)],
         cwd=pristine_source,
