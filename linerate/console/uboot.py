@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
+from collections.abc import Callable
 
-from linerate.console.errors import CommandFailedError, ConsoleError
+from linerate.console.errors import CommandFailedError, ConsoleError, ConsoleTimeoutError
 from linerate.console.patterns import UBOOT_SIGNON
 from linerate.console.port import SerialPort
 
 _CRC_RE = re.compile(r"==>\s*([0-9a-fA-F]{8})")
+
+#: Called with a long command's output so far while it runs.
+Watch = Callable[[str], None]
 
 
 class UBootDriver:
@@ -109,30 +114,49 @@ class UBootDriver:
                     self.port.tail(),
                 ) from exc
 
-    def send_command(self, command: str, timeout: float = 10.0) -> str:
+    def send_command(self, command: str, timeout: float = 10.0, watch: Watch | None = None) -> str:
         """Type ``command`` and return its output (without echo and prompt, ``\\r``
         removed). No exit status: this needs no hush, and flash steps that must work
-        without it judge the output instead."""
+        without it judge the output instead. ``watch(output_so_far)`` is called about
+        four times a second while the command runs (progress of a long erase or copy)."""
         self.port.transcript.note(f"uboot run: {command}")
         self._type(command, timeout=self.echo_timeout)
         self.port.send("\r")
-        self.port.expect(self._prompt_re, timeout=timeout)
+        if watch is None:
+            self.port.expect(self._prompt_re, timeout=timeout)
+        else:
+            self._wait_watching(timeout, watch)
         out = self.port.before.replace("\r", "")
         return out[1:] if out.startswith("\n") else out
 
-    def run(self, command: str, timeout: float = 10.0) -> tuple[int, str]:
+    def _wait_watching(self, timeout: float, watch: Watch) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                self.port.expect(self._prompt_re, timeout=max(0.05, min(0.25, left)))
+                return
+            except ConsoleTimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
+            pending = self.port.spawn.buffer
+            watch(pending.replace("\r", "") if isinstance(pending, str) else "")
+
+    def run(
+        self, command: str, timeout: float = 10.0, watch: Watch | None = None
+    ) -> tuple[int, str]:
         """Run ``command``; return (exit status, output), the status from hush's ``$?``
         (the contract of every console driver: :class:`LinuxShell` too)."""
         token = secrets.token_hex(3)
-        out = self.send_command(f"{command}; echo rc{token}=$?", timeout=timeout)
+        out = self.send_command(f"{command}; echo rc{token}=$?", timeout=timeout, watch=watch)
         m = re.search(rf"rc{token}=(\d+)\s*$", out)
         if not m:
             raise ConsoleError(f"no exit status from {command!r}", self.port.tail())
         return int(m.group(1)), out[: m.start()].rstrip("\n")
 
-    def check(self, command: str, timeout: float = 10.0) -> str:
+    def check(self, command: str, timeout: float = 10.0, watch: Watch | None = None) -> str:
         """Run ``command``; raise :class:`CommandFailedError` if its status is not 0."""
-        status, out = self.run(command, timeout=timeout)
+        status, out = self.run(command, timeout=timeout, watch=watch)
         if status != 0:
             raise CommandFailedError(command, status, out, self.port.tail())
         return out

@@ -30,7 +30,7 @@ from linerate.flash.errors import FlashError, ReadOnlyRegionError
 from linerate.flash.guard import SurveyedNor
 from linerate.flash.progress import Progress
 from linerate.flash.ram import Loaded, RamLoader
-from linerate.flash.ubootcmd import UBootCommands
+from linerate.flash.ubootcmd import UBootCommands, copy_watch, elapsed_watch, erase_watch
 from linerate.survey.lab import Lab
 
 UIMAGE_MAGIC = b"\x27\x05\x19\x56"
@@ -198,15 +198,21 @@ class NorFlasher:
         try:
             self.progress.phase(f"erase {part.name} {address:#x}+{erase_len:#x}")
             self._run(f"protect off {address:#x} +{erase_len:#x}", 30.0, r"(?i)protect|^\s*$")
-            self._run(f"erase {address:#x} +{erase_len:#x}", 30.0 + blocks * 3.0, r"Erased")
+            self.cmd.run_ok(
+                f"erase {address:#x} +{erase_len:#x}",
+                30.0 + blocks * 3.0,
+                r"Erased",
+                erase_watch(self.progress, self.surveyed.bank.sectors_count(address, erase_len)),
+            )
             self.progress.done(f"{blocks} blocks")
             if self.before_write is not None:
                 self.before_write(part)
             self.progress.phase(f"write {loaded.size:#x} bytes to {part.name}")
-            self._run(
+            self.cmd.run_ok(
                 f"cp.b {loaded.address:#x} {address:#x} {loaded.size:#x}",
                 120.0 + loaded.size / 50_000,
                 r"(?i)done|copy",
+                copy_watch(self.progress),
             )
             self.progress.done()
         except FlashError as exc:
@@ -214,7 +220,7 @@ class NorFlasher:
         if self.after_write is not None:
             self.after_write(part)
         self.progress.phase(f"read back {part.name}")
-        got = self.cmd.crc32(address, loaded.size)
+        got = self.cmd.crc32(address, loaded.size, watch=elapsed_watch(self.progress))
         if got != loaded.crc:
             raise FlashError(
                 f"read-back CRC of {part.name} is {got:08x}, expected {loaded.crc:08x}: the "

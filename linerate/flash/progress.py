@@ -61,6 +61,23 @@ class Progress:
             f"{self._phase} [{bar}] {frac * 100:5.1f}% {_size(done)}/{_size(total)} {_size(rate)}/s"
         )
 
+    def tick(self, fraction: float | None = None, detail: str = "") -> None:
+        """A long step's progress: the elapsed time, and a bar when ``fraction`` (0..1)
+        is known (U-Boot's own progress marks); on a pipe nothing (one line per phase)."""
+        now = time.monotonic()
+        if not self.tty or now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        elapsed = f"{now - self._t0:5.1f} s"
+        extra = f" {detail}" if detail else ""
+        if fraction is None:
+            self._draw(f"{self._phase} ... {elapsed}{extra}")
+            return
+        frac = min(max(fraction, 0.0), 1.0)
+        fill = int(self.width * frac)
+        bar = "#" * fill + "-" * (self.width - fill)
+        self._draw(f"{self._phase} [{bar}] {frac * 100:5.1f}% {elapsed}{extra}")
+
     def done(self, note: str = "") -> None:
         if not self._phase:
             return

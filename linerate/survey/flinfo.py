@@ -55,6 +55,10 @@ class Bank:
         """The sectors that overlap [start, end)."""
         return [s for s in self.sectors if s.start < end and start < s.end]
 
+    def sectors_count(self, start: int, length: int) -> int:
+        """How many sectors an erase of ``length`` bytes from ``start`` touches."""
+        return len(self.sectors_in(start, start + length))
+
 
 def parse_flinfo(text: str) -> list[Bank]:
     """Every bank ``flinfo`` listed (an empty list when it lists none)."""
