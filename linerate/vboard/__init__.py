@@ -2,5 +2,6 @@
 
 ``build_images`` makes (or finds in the cache) the initramfs, the uImage, the U-Boot
 environment and the pflash image; ``VirtualBoard`` runs QEMU and always stops it;
-``boot.boot_to_shell`` drives U-Boot and the shell through the console drivers.
+the board strategy (:mod:`linerate.board.strategy`) drives U-Boot and the shell
+through the console drivers; ``ser2net`` serves its console over TCP.
 """
