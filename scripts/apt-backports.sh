@@ -109,7 +109,9 @@ if [ "$#" -gt 0 ]; then
 	# dependencies QEMU needs at a newer version come along with -t.
 	missing=()
 	for p in "$@"; do
-		inst=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+		# Only an installed package counts (a removed one keeps a version in dpkg).
+		inst=$(dpkg-query -W -f='${Status} ${Version}\n' "$p" 2>/dev/null |
+			awk '$3 == "installed" {print $4}' || true)
 		cand=$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')
 		[ "$inst" = "$cand" ] || missing+=("$p")
 	done

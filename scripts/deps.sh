@@ -29,6 +29,12 @@ need_root() {
 	[ "$(id -u)" -eq 0 ] || die "step '$1' needs root for apt-get: run as root, or install by hand: $2"
 }
 
+# The version of an installed package, else nothing (a removed package whose
+# configuration files remain still has a version in dpkg's database).
+installed_version() {
+	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '$3 == "installed" {print $4}'
+}
+
 # The packages of a list that are not installed. dpkg-query exits 1 when any
 # name is unknown to dpkg (never installed): that is the normal case on a fresh
 # machine, so only its output counts.
@@ -76,7 +82,7 @@ step_kernel_source() {
 	kver=$(sed -n 's/^LINUX_DEBIAN_VERSION = "\(.*\)"/\1/p' "$inc")
 	kpkg=$(sed -n 's/^LINUX_DEBIAN_PACKAGE = "\(.*\)"/\1/p' "$inc")
 	[ -n "$kver" ] && [ -n "$kpkg" ] || die "step 'kernel-source': no LINUX_DEBIAN_VERSION/PACKAGE in $inc"
-	[ "$(dpkg-query -W -f='${Version}' "$kpkg" 2>/dev/null)" = "$kver" ] && return 0
+	[ "$(installed_version "$kpkg")" = "$kver" ] && return 0
 	say "installing $kpkg=$kver (the pinned kernel source)"
 	need_root kernel-source "apt-get install $kpkg=$kver"
 	apt-get "${APT_OPTS[@]}" install -y --no-install-recommends --allow-downgrades "$kpkg=$kver" ||
@@ -86,7 +92,7 @@ step_kernel_source() {
 
 # QEMU 10 from bookworm-backports (QEMU 7.2 corrupts CFI flash writes).
 step_qemu() {
-	case "$(dpkg-query -W -f='${Version}' qemu-system-arm 2>/dev/null)" in
+	case "$(installed_version qemu-system-arm)" in
 	1:1[0-9].*) return 0 ;;
 	esac
 	scripts/apt-backports.sh qemu-system-arm ||

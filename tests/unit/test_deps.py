@@ -92,3 +92,34 @@ def test_an_unknown_step_is_refused(tmp_path):
     tree, env, _ = _sandbox(tmp_path)
     result = _deps(tree, env, "no-such-step")
     assert result.returncode == 1 and "unknown step 'no-such-step'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "installs"),
+    [
+        ("deinstall ok config-files 1:10.0.2+ds-2+deb13u1~bpo12+1", True),  # removed
+        ("install ok installed 1:7.2+dfsg-7+deb12u18+b3", True),  # bookworm's QEMU 7.2
+        ("install ok installed 1:10.0.2+ds-2+deb13u1~bpo12+1", False),
+    ],
+    ids=["removed-qemu-10", "qemu-7.2", "qemu-10"],
+)
+def test_qemu_10_is_installed_unless_it_is(tmp_path, status, installs):
+    """A removed package keeps its version in dpkg's database: only an installed QEMU 10
+    counts (the set-up once skipped QEMU on a machine where it had been removed)."""
+    tree, env, _ = _sandbox(tmp_path)
+    fake = tmp_path / "bin"
+    version = status.split()[-1]
+    # As dpkg-query prints it: the format asks for the status and version, or the version.
+    (fake / "dpkg-query").write_text(
+        f'#!/bin/sh\ncase "$*" in *Status*) echo "{status}";; *) echo "{version}";; esac\n'
+    )
+    (fake / "dpkg-query").chmod(0o755)
+    called = tmp_path / "backports.calls"
+    script = tree / "scripts" / "apt-backports.sh"
+    script.write_text(f'#!/bin/sh\necho "$*" >>{called}\n')
+    script.chmod(0o755)
+    result = _deps(tree, env, "qemu")
+    assert result.returncode == 0, result.stderr
+    assert (called.read_text().split() if called.exists() else []) == (
+        ["qemu-system-arm"] if installs else []
+    )
