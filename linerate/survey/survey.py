@@ -102,6 +102,7 @@ class Surveyor:
         banner = banner if isinstance(banner, str) else (banner[0] if banner else "unknown")
         self.say(f"survey: {banner}")
         hush = self.probe_hush()
+        self.strategy.uboot.hush = hush
         self.say(f"survey: hush {'works' if hush else 'is off (plain command parser)'}")
         commands = tuple(sorted(set(_HELP_RE.findall(self._uboot("help", timeout=30.0)))))
         nand_features: dict[str, bool] = {}
