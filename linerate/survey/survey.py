@@ -22,7 +22,7 @@ from linerate.survey.lab import Lab, LabError, MtdPartition
 
 _ENV_SIZE_RE = re.compile(r"Environment size:\s*(\d+)/(\d+) bytes")
 _BANNER_RE = re.compile(r"U-Boot \d{4}\.\d\d[^\r\n]*")
-_HELP_RE = re.compile(r"^([a-zA-Z][\w.]*)\s+-\s", re.M)
+_HELP_RE = re.compile(r"^([a-zA-Z][\w.]*)\s*-\s", re.M)
 _MAC_VAR_RE = re.compile(r"^eth\d*addr$")
 
 
