@@ -178,6 +178,9 @@ class Tftp:
     #: Port the Linux-side client (busybox tftp) uses, and the address it uses.
     linux_serverip: str | None = None
     linux_port: int | None = None
+    #: Address the server binds for the Linux-side client, if not ``bind`` (QEMU's user
+    #: network maps the guest's 10.0.2.2 to 127.0.0.1 only).
+    linux_bind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -537,8 +540,17 @@ def _tftp(r: _Reader) -> Tftp:
         gatewayip=r.opt_str("gatewayip"),
         linux_serverip=r.opt_str("linux_serverip"),
         linux_port=r.opt_int("linux_port"),
+        linux_bind=r.opt_str("linux_bind"),
     )
-    for key in ("bind", "serverip", "ipaddr", "netmask", "gatewayip", "linux_serverip"):
+    for key in (
+        "bind",
+        "serverip",
+        "ipaddr",
+        "netmask",
+        "gatewayip",
+        "linux_serverip",
+        "linux_bind",
+    ):
         _ipv4(r, key, getattr(t, key))
     r.done()
     return t

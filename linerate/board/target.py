@@ -19,7 +19,7 @@ from linerate.board.strategy import BoardStrategy, State
 from linerate.console import SerialPort
 from linerate.console.transcript import Transcript
 from linerate.errors import LinerateError
-from linerate.vboard.images import BoardImages, build_images
+from linerate.vboard.images import BoardImages, build_board_images
 from linerate.vboard.launcher import VirtualBoard
 from linerate.vboard.ser2net import Ser2net
 
@@ -132,10 +132,12 @@ class VirtualTarget(Target):
 
     def start(self) -> VirtualTarget:
         if self.images is None:
-            self.images = build_images()
-        self.has_ndiv = self.images.kernel.has_ndiv
+            self.images = build_board_images(self.profile.name)
+        self.has_ndiv = self.images.kernel.has_ndiv and self.images.no_ndiv_reason is None
         self.kernel_description = self.images.kernel.description
-        board = VirtualBoard(self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel)
+        if self.images.no_ndiv_reason:
+            self.kernel_description += f"; {self.images.no_ndiv_reason}"
+        board = launch(self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel)
         self.board = board
         try:
             board.start(paused=True)
@@ -189,9 +191,20 @@ class VirtualTarget(Target):
             self.board = None
 
 
+def launch(images: BoardImages, run_dir: Path | None, direct_kernel: bool) -> VirtualBoard:
+    """The QEMU machine the images are for (not started)."""
+    if images.machine == "vexpress":
+        from linerate.vboard.vexpress import VexpressBoard
+
+        if direct_kernel:
+            raise LinerateError("the vexpress board always boots through its U-Boot")
+        return VexpressBoard(images, run_dir=run_dir)
+    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel)
+
+
 def open_target(profile: Profile, device: str | None, transcript: Path | None = None) -> Target:
     """The target (not started: use it as a context manager): the device if given, else
-    the virtual board (virt profile only)."""
+    the virtual board of a virtual profile (virt, vexpress)."""
     if device:
         return SerialTarget(profile, device, transcript)
     if not profile.virtual:

@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if device is None:
         if not profile.virtual:
             raise LinerateError(f"board {profile.name} is real hardware: give --port")
-        from linerate.vboard.images import build_images
-        from linerate.vboard.launcher import VirtualBoard
+        from linerate.board.target import launch
+        from linerate.vboard.images import build_board_images
 
-        board = VirtualBoard(build_images())
+        board = launch(build_board_images(profile.name), run_dir=None, direct_kernel=False)
         board.start(paused=True)
         device = board.pty
         assert device is not None

@@ -14,10 +14,15 @@ import time
 from collections.abc import Callable
 
 from linerate.console.errors import CommandFailedError, ConsoleError, ConsoleTimeoutError
-from linerate.console.patterns import UBOOT_SIGNON
+from linerate.console.patterns import UBOOT_ERROR, UBOOT_SIGNON
 from linerate.console.port import SerialPort
 
 _CRC_RE = re.compile(r"==>\s*([0-9a-fA-F]{8})")
+#: What U-Boot's own commands print when they fail, for a parser without ``$?``.
+_FAILURE_RE = re.compile(
+    r"Unknown command|## Error|ERROR|Error:|not defined|Usage:|Can't|can't|failed|"
+    r"Wrong Image|Bad (?:Magic|Data|Header)|not erased|protected sectors"
+)
 
 #: Called with a long command's output so far while it runs.
 Watch = Callable[[str], None]
@@ -43,6 +48,9 @@ class UBootDriver:
         self.max_line = max_line
         self.chunk = chunk
         self.echo_timeout = echo_timeout
+        #: Whether the parser is hush (``$?``). Without it (an old vendor build's plain
+        #: parser) success is judged from the output; the survey sets what it found.
+        self.hush = True
         self._prompt_re = re.compile(r"\n" + re.escape(prompt))
 
     # -- getting to the prompt -------------------------------------------------
@@ -146,7 +154,11 @@ class UBootDriver:
         self, command: str, timeout: float = 10.0, watch: Watch | None = None
     ) -> tuple[int, str]:
         """Run ``command``; return (exit status, output), the status from hush's ``$?``
-        (the contract of every console driver: :class:`LinuxShell` too)."""
+        (the contract of every console driver: :class:`LinuxShell` too). Without hush:
+        1 when the output says a command failed (:data:`_FAILURE_RE`), else 0."""
+        if not self.hush:
+            out = self.send_command(command, timeout=timeout, watch=watch)
+            return (1 if _FAILURE_RE.search(out) else 0), out.rstrip("\n")
         token = secrets.token_hex(3)
         out = self.send_command(f"{command}; echo rc{token}=$?", timeout=timeout, watch=watch)
         m = re.search(rf"rc{token}=(\d+)\s*$", out)
@@ -168,7 +180,8 @@ class UBootDriver:
         return parse_printenv(self.send_command("printenv", timeout=10.0))
 
     def getenv(self, name: str) -> str | None:
-        status, out = self.run(f"printenv {name}")
+        with self.port.allow(UBOOT_ERROR):  # '## Error: "name" not defined'
+            status, out = self.run(f"printenv {name}")
         if status != 0:
             return None
         return parse_printenv(out).get(name)

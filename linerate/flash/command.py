@@ -18,7 +18,7 @@ from linerate.flash.nor import NorResult
 from linerate.flash.progress import Progress
 from linerate.survey.lab import Lab, default_lab_path, load_lab
 from linerate.survey.survey import Surveyor
-from linerate.vboard.images import build_images
+from linerate.vboard.images import build_board_images
 
 
 def register(sub: Any) -> None:
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(target, VirtualTarget):
                 built = target.nor_image()
             else:  # a running `linerate vboard`: the uImage it boots (cached)
-                built = build_images().uimage
+                built = build_board_images(profile.name).uimage
         image = _image(args, built, profile.images, medium, profile.name)
         progress.say(f"{medium} <- {image} ({image.stat().st_size} bytes); transcript {transcript}")
         extra = {} if (args.image is not None or profile.virtual) else deployed_env(image)

@@ -146,7 +146,7 @@ class SsdFlasher:
         server_ip = t.linux_serverip or t.serverip
         server = TftpServer(
             {image.name: image},
-            host=t.bind,
+            host=t.linux_bind or t.bind,
             port=t.linux_port if t.linux_port is not None else t.port,
             progress=lambda _n, done, total: self.progress.bytes(done, total),
             bind_wait=20.0,

@@ -53,6 +53,9 @@ PATCHED_OBJECTS = (
 #: Fragments from linux-ndiv.inc the virtual board shares with the boards.
 VIRT_SHARED_FRAGMENTS = ("ndiv.cfg",)
 UIMAGE_LOAD = "0x8000"
+#: The vendor-era virtual board (QEMU vexpress-a9) boots the virt kernel with this
+#: DTB appended (board/vexpress).
+VEXPRESS_DTB = "arm/vexpress-v2p-ca9.dtb"
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def targets(inputs: KernelInputs) -> dict[str, Target]:
         base="allnoconfig",
         fragments=(FILES_DIR / "virt.cfg", *shared),
         outdir_prefix="virt",
-        goals=("zImage", "modules"),
+        goals=("zImage", "modules", VEXPRESS_DTB),
         module=True,
     )
     boards = Target(
@@ -408,6 +411,8 @@ def build(
         result["zImage"] = str(boot / "zImage")
         result["vmlinux"] = str(out / "vmlinux")
         result["system_map"] = str(out / "System.map")
+    if VEXPRESS_DTB in target.goals:
+        result["vexpress_dtb"] = str(boot / "dts" / VEXPRESS_DTB)
     if target.boards:
         result["boards"] = package_boards(b, release)
     if target.check_objects:

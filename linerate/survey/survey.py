@@ -22,7 +22,7 @@ from linerate.survey.lab import Lab, LabError, MtdPartition
 
 _ENV_SIZE_RE = re.compile(r"Environment size:\s*(\d+)/(\d+) bytes")
 _BANNER_RE = re.compile(r"U-Boot \d{4}\.\d\d[^\r\n]*")
-_HELP_RE = re.compile(r"^([a-zA-Z][\w.]*)\s+-\s", re.M)
+_HELP_RE = re.compile(r"^([a-zA-Z][\w.]*)\s*-\s", re.M)
 _MAC_VAR_RE = re.compile(r"^eth\d*addr$")
 
 
@@ -102,6 +102,7 @@ class Surveyor:
         banner = banner if isinstance(banner, str) else (banner[0] if banner else "unknown")
         self.say(f"survey: {banner}")
         hush = self.probe_hush()
+        self.strategy.uboot.hush = hush
         self.say(f"survey: hush {'works' if hush else 'is off (plain command parser)'}")
         commands = tuple(sorted(set(_HELP_RE.findall(self._uboot("help", timeout=30.0)))))
         nand_features: dict[str, bool] = {}

@@ -43,6 +43,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="use the Debian armmp stand-in kernel even if the project's exists",
     )
+    p.add_argument(
+        "--board",
+        choices=("virt", "vexpress"),
+        default="virt",
+        help="virt (default), or vexpress: QEMU vexpress-a9 with U-Boot 2011.12 in NOR "
+        "(board/vexpress/NOTES.md)",
+    )
     p.add_argument("--build-only", action="store_true", help="build the images and stop")
     p.set_defaults(func=run)
 
@@ -61,11 +68,23 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.monotonic()
-    images = build_images(progress=_say, prefer_debian=args.debian_kernel, build_kernel=True)
-    _say(f"images ready in {time.monotonic() - t0:.1f} s")
-    if args.build_only:
-        return 0
-    board = VirtualBoard(images, http_port=args.http_port, direct_kernel=args.direct)
+    board: VirtualBoard
+    if args.board == "vexpress":
+        from linerate.vboard.vexpress import VexpressBoard, build_vexpress_images
+
+        if args.direct or args.debian_kernel:
+            raise LinerateError("vexpress boots the project's kernel through its U-Boot only")
+        images = build_vexpress_images(progress=_say, build_kernel=True)
+        _say(f"images ready in {time.monotonic() - t0:.1f} s")
+        if args.build_only:
+            return 0
+        board = VexpressBoard(images, http_port=args.http_port)
+    else:
+        images = build_images(progress=_say, prefer_debian=args.debian_kernel, build_kernel=True)
+        _say(f"images ready in {time.monotonic() - t0:.1f} s")
+        if args.build_only:
+            return 0
+        board = VirtualBoard(images, http_port=args.http_port, direct_kernel=args.direct)
     try:
         board.start(paused=True)
         _describe(board)
@@ -96,11 +115,14 @@ def run(args: argparse.Namespace) -> int:
 def _describe(board: VirtualBoard) -> None:
     kernel = board.images.kernel
     boot = "kernel directly" if board.direct_kernel else "U-Boot from pflash slot A"
+    baud = 115200
+    if board.images.machine == "vexpress":
+        boot, baud = "U-Boot 2011.12 from NOR bank 0, slot A", 38400
     lines = [
         f"QEMU pid {board.proc.pid if board.proc else '?'}, booting {boot}",
         f"kernel:   {kernel.description}",
-        f"console:  {board.pty} (link {board.console_link}), 115200 8N1",
-        f"          attach: picocom -b 115200 {board.pty}   (or: linerate vboard --console)",
+        f"console:  {board.pty} (link {board.console_link}), {baud} 8N1",
+        f"          attach: picocom -b {baud} {board.pty}   (or: linerate vboard --console)",
         "          U-Boot waits 2 s for a key; the shell prompt is 'linerate-vboard# '",
     ]
     for guest, host in board.forwards.items():

@@ -28,6 +28,23 @@ class BoardImages:
     pflash: Path
     #: Seconds each step took and whether it came from the cache.
     timings: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    #: The QEMU machine these images are for: "virt", or "vexpress" (board/vexpress:
+    #: ``pflash`` is NOR bank 1, ``pflash0`` bank 0 with the vendor U-Boot in it).
+    machine: str = "virt"
+    pflash0: Path | None = None
+    #: Why the board's NICs cannot run ndiv although the kernel has it (None: they can).
+    no_ndiv_reason: str | None = None
+
+
+def build_board_images(
+    board: str, progress: Progress = _quiet, build_kernel: bool = False
+) -> BoardImages:
+    """The images of the virtual board named by its profile (virt or vexpress)."""
+    if board == "vexpress":
+        from linerate.vboard.vexpress import build_vexpress_images
+
+        return build_vexpress_images(progress=progress, build_kernel=build_kernel)
+    return build_images(progress=progress, build_kernel=build_kernel)
 
 
 def build_images(

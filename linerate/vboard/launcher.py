@@ -28,7 +28,8 @@ from linerate.vboard.images import BoardImages
 from linerate.vboard.qmp import QMP, QMPError
 
 UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm/u-boot.bin")
-QEMU = "qemu-system-arm"
+#: $LINERATE_QEMU: another qemu-system-arm (e.g. one unpacked from its .deb), else PATH's.
+QEMU = os.environ.get("LINERATE_QEMU") or "qemu-system-arm"
 #: QEMU's NIC MACs: deliberately not the ones in U-Boot's environment.
 NIC0_MAC = "52:54:00:12:34:56"
 NIC1_MAC = "52:54:00:12:34:57"
@@ -208,6 +209,14 @@ class VirtualBoard:
 
     # -- life cycle ----------------------------------------------------------------
 
+    def prepare_flash(self) -> None:
+        """Copy the flash images into the run directory (QEMU writes to them)."""
+        shutil.copyfile(self.images.pflash, self.pflash)
+
+    def check_firmware(self) -> None:
+        if not self.direct_kernel and not UBOOT_BIN.is_file():
+            raise LinerateError(f"{UBOOT_BIN} missing: apt-get install u-boot-qemu")
+
     def start(self, paused: bool = True, timeout: float = 20.0) -> VirtualBoard:
         """Start QEMU (paused until :meth:`resume` unless ``paused`` is False)."""
         if qemu_version(self.qemu) < (8, 0):
@@ -215,8 +224,7 @@ class VirtualBoard:
                 f"{self.qemu} is older than 8.0: its CFI flash emulation corrupts buffered "
                 "writes and saveenv; run scripts/apt-backports.sh qemu-system-arm as root"
             )
-        if not self.direct_kernel and not UBOOT_BIN.is_file():
-            raise LinerateError(f"{UBOOT_BIN} missing: apt-get install u-boot-qemu")
+        self.check_firmware()
         for guest, host in self.forwards.items():
             if not port_free(host):
                 raise LinerateError(
@@ -224,7 +232,7 @@ class VirtualBoard:
                     "stop what holds it or choose another (linerate vboard --http-port N)"
                 )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.images.pflash, self.pflash)
+        self.prepare_flash()
         self.console_link.unlink(missing_ok=True)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(

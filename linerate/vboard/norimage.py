@@ -44,7 +44,7 @@ LOAD_ADDR = 0x40008000
 ENV_TEMPLATE = ROOT / "board" / "virt" / "uboot-env.txt"
 
 
-def _tool(cmd: list[str], what: str) -> None:
+def run_tool(cmd: list[str], what: str) -> None:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except FileNotFoundError as exc:
@@ -74,7 +74,7 @@ def build_env_image(text: str) -> tuple[Path, bool]:
         src = out.with_suffix(".txt")
         src.write_text(text)
         try:
-            _tool(["mkenvimage", "-s", hex(ENV_SIZE), "-o", str(out), str(src)], "mkenvimage")
+            run_tool(["mkenvimage", "-s", hex(ENV_SIZE), "-o", str(out), str(src)], "mkenvimage")
         finally:
             src.unlink(missing_ok=True)
 
@@ -86,7 +86,7 @@ def build_uimage(zimage: Path, initramfs: Path) -> tuple[Path, bool]:
     key = InputKey("uimage-v1").add_file("zimage", zimage).add_file("initramfs", initramfs)
 
     def build(out: Path) -> None:
-        _tool(
+        run_tool(
             [
                 "mkimage",
                 "-A",
