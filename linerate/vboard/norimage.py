@@ -81,34 +81,25 @@ def build_env_image(text: str) -> tuple[Path, bool]:
     return cached_file("uboot-env", key.hexdigest(), "env.bin", build)
 
 
+def mkimage_multi(kernel: Path, initramfs: Path, out: Path, load: int, name: str) -> None:
+    """``mkimage -T multi``: image 0 the kernel (a zImage, with a DTB appended or not),
+    image 1 the initramfs, both loaded and entered at ``load`` (as the boards' images)."""
+    run_tool(
+        [
+            *("mkimage", "-A", "arm", "-O", "linux", "-T", "multi", "-C", "none"),
+            *("-a", hex(load), "-e", hex(load), "-n", name),
+            *("-d", f"{kernel}:{initramfs}", str(out)),
+        ],
+        "mkimage",
+    )
+
+
 def build_uimage(zimage: Path, initramfs: Path) -> tuple[Path, bool]:
     """A legacy multi-file uImage: image 0 the zImage, image 1 the initramfs."""
     key = InputKey("uimage-v1").add_file("zimage", zimage).add_file("initramfs", initramfs)
 
     def build(out: Path) -> None:
-        run_tool(
-            [
-                "mkimage",
-                "-A",
-                "arm",
-                "-O",
-                "linux",
-                "-T",
-                "multi",
-                "-C",
-                "none",
-                "-a",
-                hex(LOAD_ADDR),
-                "-e",
-                hex(LOAD_ADDR),
-                "-n",
-                "linerate vboard",
-                "-d",
-                f"{zimage}:{initramfs}",
-                str(out),
-            ],
-            "mkimage",
-        )
+        mkimage_multi(zimage, initramfs, out, LOAD_ADDR, "linerate vboard")
         if out.stat().st_size > SLOT_SIZE:
             raise LinerateError(
                 f"uImage is {out.stat().st_size} bytes, over the {SLOT_SIZE:#x} flash slot: "

@@ -85,29 +85,7 @@ def build_uimage(zimage: Path, dtb: Path, initramfs: Path) -> tuple[Path, bool]:
         appended = out.with_suffix(".zimage-dtb")
         appended.write_bytes(zimage.read_bytes() + dtb.read_bytes())
         try:
-            norimage.run_tool(
-                [
-                    "mkimage",
-                    "-A",
-                    "arm",
-                    "-O",
-                    "linux",
-                    "-T",
-                    "multi",
-                    "-C",
-                    "none",
-                    "-a",
-                    hex(LOAD_ADDR),
-                    "-e",
-                    hex(LOAD_ADDR),
-                    "-n",
-                    "linerate vexpress",
-                    "-d",
-                    f"{appended}:{initramfs}",
-                    str(out),
-                ],
-                "mkimage",
-            )
+            norimage.mkimage_multi(appended, initramfs, out, LOAD_ADDR, "linerate vexpress")
         finally:
             appended.unlink(missing_ok=True)
         if out.stat().st_size > SLOT_SIZE:
