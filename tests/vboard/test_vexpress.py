@@ -97,9 +97,13 @@ def test_bootm_in_place_from_nor_loses_the_initrd_the_ram_copy_boots(
         stock.port.expect(
             r"Kernel panic - not syncing: VFS: Unable to mount root fs", timeout=120.0
         )
+        # The panic report ends with a "---[ end Kernel panic ... ]---" line: read it here,
+        # where the panic is expected, not in whatever expects the console next.
+        stock.port.expect(r"end Kernel panic[^\r\n]*\]---", timeout=60.0)
 
-    # The same slot copied to RAM first (the boot_b the environment holds) boots.
-    with stock.port.allow(UBOOT_SIGNON):
+    # The same slot copied to RAM first (the boot_b the environment holds) boots. The
+    # panic above is still the last thing the console showed before this reset.
+    with stock.port.allow(UBOOT_SIGNON, KERNEL_PANIC):
         control.power_cycle()
         control.uboot_log = ub.stop_autoboot(timeout=60.0)
     log = control.boot("run boot_b", timeout=180.0)
