@@ -149,10 +149,24 @@ class VirtualBoard:
 
     # -- command line ----------------------------------------------------------------
 
-    def command(self) -> list[str]:
-        hostfwd = ",".join(
+    def hostfwd(self) -> str:
+        """QEMU user networking's forwards of the guest's HTTP ports to this host."""
+        return ",".join(
             f"hostfwd=tcp:127.0.0.1:{host}-:{guest}" for guest, host in self.forwards.items()
         )
+
+    def control_args(self) -> list[str]:
+        """What every virtual board's QEMU gets: no display or monitor, the console on a
+        pty (with its stable link), QMP and the pid file in the run directory."""
+        return [
+            *("-display", "none", "-monitor", "none"),
+            *("-chardev", f"pty,id=con0,path={self.console_link}", "-serial", "chardev:con0"),
+            *("-qmp", f"unix:{self.run_dir / 'qmp.sock'},server=on,wait=off"),
+            *("-pidfile", str(self.run_dir / "qemu.pid")),
+        ]
+
+    def command(self) -> list[str]:
+        hostfwd = self.hostfwd()
         args = [
             self.qemu,
             "-M",
@@ -161,20 +175,9 @@ class VirtualBoard:
             "cortex-a15",
             "-m",
             str(self.memory_mb),
-            "-display",
-            "none",
-            "-monitor",
-            "none",
             "-nic",
             "none",
-            "-chardev",
-            f"pty,id=con0,path={self.console_link}",
-            "-serial",
-            "chardev:con0",
-            "-qmp",
-            f"unix:{self.run_dir / 'qmp.sock'},server=on,wait=off",
-            "-pidfile",
-            str(self.run_dir / "qemu.pid"),
+            *self.control_args(),
             "-drive",
             f"if=pflash,unit=1,format=raw,file={self.pflash}",
             "-netdev",

@@ -217,9 +217,7 @@ class VexpressBoard(VirtualBoard):
             raise LinerateError("the vexpress board always boots through its U-Boot")
 
     def command(self) -> list[str]:
-        hostfwd = ",".join(
-            f"hostfwd=tcp:127.0.0.1:{host}-:{guest}" for guest, host in self.forwards.items()
-        )
+        hostfwd = self.hostfwd()
         return [
             self.qemu,
             "-M",
@@ -228,18 +226,7 @@ class VexpressBoard(VirtualBoard):
             str(self.memory_mb),
             "-audio",
             "none",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-chardev",
-            f"pty,id=con0,path={self.console_link}",
-            "-serial",
-            "chardev:con0",
-            "-qmp",
-            f"unix:{self.run_dir / 'qmp.sock'},server=on,wait=off",
-            "-pidfile",
-            str(self.run_dir / "qemu.pid"),
+            *self.control_args(),
             "-drive",
             f"if=pflash,unit=0,format=raw,file={self.pflash0}",
             "-drive",
