@@ -19,7 +19,8 @@ from typing import Any
 from linerate import ROOT
 from linerate.board.profile import available, load_profile
 from linerate.board.target import open_target
-from linerate.survey.lab import Lab, default_lab_path
+from linerate.survey.fwenv import device_lines
+from linerate.survey.lab import Lab, default_lab_path, fw_env_path
 from linerate.survey.survey import Surveyor
 
 
@@ -56,7 +57,8 @@ def summary(lab: Lab) -> list[str]:
     ]
     if lab.env_size is not None:
         kind = "redundant (two copies)" if lab.env_redundant else "one copy"
-        lines.append(f"  environment: {lab.env_size:#x} bytes, {kind}")
+        where = ", ".join(f"{c.address:#x}" for c in lab.env_copies) or "not located"
+        lines.append(f"  environment: {lab.env_size:#x} bytes, {kind}, at {where}")
     lines.append(f"  MACs: {', '.join(f'{k}={v}' for k, v in lab.macs.items()) or 'none set'}")
     for bank in lab.nor_banks:
         ro = [s for s in bank.sectors if s.read_only]
@@ -84,4 +86,18 @@ def run(args: argparse.Namespace) -> int:
     for line in summary(lab):
         print(line)
     print(f"lab file: {path}")
+    if lab.fw_env_config is not None:
+        print(f"fw_env.config: {fw_env_path(path)}")
+        image = ROOT / "recipes" / "linerate-board" / "files" / profile.kas_machine
+        default = image / "fw_env.config"
+        if default.is_file():
+            ours = [line[:4] for line in device_lines(default.read_text())]
+            if ours == [line[:4] for line in device_lines(lab.fw_env_config)]:
+                print(f"  the same as the image's ({default.relative_to(ROOT)})")
+            else:
+                print(
+                    f"  differs from the image's ({default.relative_to(ROOT)}): build with "
+                    f'LINERATE_FW_ENV_CONFIG = "{fw_env_path(path)}" in local.conf '
+                    "(docs/yocto.md), or fw_printenv reports a bad CRC"
+                )
     return 0

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from linerate.errors import LinerateError
+from linerate.survey.envscan import EnvCopy
 from linerate.survey.flinfo import Bank, Sector
 
 #: Names of flash partitions that hold a bootloader, its environment or vendor data:
@@ -78,6 +79,11 @@ class Lab:
     #: Flash partitions from this unit's Linux (None: no Linux was reached).
     linux_mtd: tuple[MtdPartition, ...] | None = None
     linux_cmdline: str | None = None
+    #: The stored copies of the environment the survey located by their CRC
+    #: (linerate.survey.envscan); empty when none was found or not searched.
+    env_copies: tuple[EnvCopy, ...] = ()
+    #: fw_env.config for the appliance's kernel (linerate.survey.fwenv), or None.
+    fw_env_config: str | None = None
     notes: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -111,6 +117,17 @@ class Lab:
                 "nand_features": dict(self.nand_features),
                 "env_size": _hex(self.env_size) if self.env_size is not None else None,
                 "env_redundant": self.env_redundant,
+                "env_copies": [
+                    {
+                        "address": _hex(c.address),
+                        "size": _hex(c.size),
+                        "redundant": c.redundant,
+                        "crc": _hex(c.crc),
+                        "flag": c.flag,
+                    }
+                    for c in self.env_copies
+                ],
+                "fw_env_config": self.fw_env_config,
                 "bootcmd": self.bootcmd,
                 "macs": dict(self.macs),
                 "bdinfo": dict(self.bdinfo),
@@ -136,7 +153,14 @@ class Lab:
         return data
 
     def save(self, path: Path) -> Path:
+        """Write the lab file (and, when the environment was located, its fw_env.config
+        beside it: ``<board>.fw_env.config``)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.fw_env_config is not None:
+            fw_env = fw_env_path(path)
+            tmp_env = fw_env.with_name(fw_env.name + ".tmp")
+            tmp_env.write_text(self.fw_env_config)
+            tmp_env.replace(fw_env)
         header = (
             f"# Lab file of one {self.board} unit, written by `linerate survey` on "
             f"{self.surveyed}.\n# Measured on the unit: rerun the survey rather than editing.\n"
@@ -169,6 +193,17 @@ class Lab:
                 nand_features={str(k): bool(v) for k, v in ub["nand_features"].items()},
                 env_size=_int(ub["env_size"]),
                 env_redundant=ub["env_redundant"],
+                env_copies=tuple(
+                    EnvCopy(
+                        address=_int(c["address"]) or 0,
+                        size=_int(c["size"]) or 0,
+                        redundant=bool(c["redundant"]),
+                        crc=_int(c["crc"]) or 0,
+                        flag=c.get("flag"),
+                    )
+                    for c in ub.get("env_copies") or ()
+                ),
+                fw_env_config=ub.get("fw_env_config"),
                 macs={str(k): str(v) for k, v in ub["macs"].items()},
                 bootcmd=ub.get("bootcmd"),
                 bdinfo={str(k): str(v) for k, v in ub["bdinfo"].items()},
@@ -199,6 +234,11 @@ def lab_dir() -> Path:
         return Path(env)
     xdg = os.environ.get("XDG_CONFIG_HOME")
     return (Path(xdg) if xdg else Path.home() / ".config") / "linerate" / "lab"
+
+
+def fw_env_path(lab_path: Path) -> Path:
+    """Where the survey writes the unit's fw_env.config: beside its lab file."""
+    return lab_path.with_suffix(".fw_env.config")
 
 
 def default_lab_path(board: str) -> Path:

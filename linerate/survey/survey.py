@@ -17,7 +17,9 @@ from linerate.board.profile import Profile
 from linerate.board.strategy import BoardStrategy
 from linerate.console.patterns import UBOOT_ERROR, UBOOT_SIGNON, UNKNOWN_COMMAND
 from linerate.console.uboot import parse_printenv
-from linerate.survey.flinfo import parse_flinfo
+from linerate.errors import LinerateError
+from linerate.survey import envscan, fwenv
+from linerate.survey.flinfo import Bank, parse_flinfo
 from linerate.survey.lab import Lab, LabError, MtdPartition
 
 _ENV_SIZE_RE = re.compile(r"Environment size:\s*(\d+)/(\d+) bytes")
@@ -123,6 +125,8 @@ class Surveyor:
         env_size, redundant = env_capacity(env_text)
         macs = {k: v for k, v in sorted(env.items()) if _MAC_VAR_RE.match(k)}
         bdinfo = parse_bdinfo(self._uboot("bdinfo")) if "bdinfo" in commands else {}
+        copies = self.locate_env(banks, env_size, redundant, commands)
+        fw_env = self.fw_env_config(copies, banks, env, banner)
         lab = Lab(
             board=self.profile.name,
             unit=unit or macs.get("ethaddr", "unit").lower(),
@@ -138,10 +142,70 @@ class Surveyor:
             bootcmd=env.get("bootcmd"),
             bdinfo=bdinfo,
             nor_banks=banks,
+            env_copies=tuple(copies),
+            fw_env_config=fw_env,
         )
         if linux:
             self.survey_linux(lab)
         return lab
+
+    def locate_env(
+        self,
+        banks: tuple[Bank, ...],
+        env_size: int | None,
+        redundant: bool | None,
+        commands: tuple[str, ...],
+    ) -> list[envscan.EnvCopy]:
+        """The environment's copies in NOR, by their CRC (linerate.survey.envscan)."""
+        if not banks or env_size is None or not {"md", "crc32"} <= set(commands):
+            self.say("survey: environment not searched (no NOR, no size line or no md/crc32)")
+            return []
+        hints: list[int] = []
+        nor = self.profile.flash.nor
+        if nor is not None and nor.env_offset is not None:
+            base = next((b.base for b in banks if b.base == nor.base), banks[0].base)
+            hints = [base + nor.env_offset, base + nor.env_offset + env_size]
+        copies = envscan.scan(
+            lambda cmd: self._uboot(cmd, timeout=60.0), banks, env_size, redundant, hints
+        )
+        if not copies:
+            self.say(
+                "survey: no stored environment found by its CRC near the ends of the banks "
+                "(never saved? run saveenv once at U-Boot's prompt and survey again)"
+            )
+        for c in copies:
+            flag = "" if c.flag is None else f", flag {c.flag}"
+            self.say(f"survey: environment copy at {c.address:#x}, {c.size:#x} bytes{flag}")
+        if redundant and len(copies) == 1:
+            self.say(
+                "survey: only one copy of the redundant environment holds a valid CRC "
+                "(the other is written by the next saveenv): survey again after one"
+            )
+        return copies
+
+    def fw_env_config(
+        self,
+        copies: list[envscan.EnvCopy],
+        banks: tuple[Bank, ...],
+        env: dict[str, str],
+        banner: str,
+    ) -> str | None:
+        """fw_env.config for the appliance's kernel, from its mtdparts= (the profile's
+        linerate_bootargs, else the unit's environment)."""
+        want = 2 if any(c.redundant for c in copies) else 1
+        if not copies or len(copies) < want:
+            return None
+        mtdparts = fwenv.find_mtdparts(
+            [self.profile.uboot.env.get("linerate_bootargs", ""), *env.values()]
+        )
+        if mtdparts is None:
+            self.say("survey: no mtdparts= in the profile or the environment: no fw_env.config")
+            return None
+        try:
+            return fwenv.render(copies, list(banks), mtdparts, f"{banner}, {datetime.now(UTC):%Y-%m-%d}")
+        except LinerateError as exc:
+            self.say(f"survey: no fw_env.config: {exc}")
+            return None
 
     def survey_linux(self, lab: Lab) -> None:
         """Boot the unit's own Linux from U-Boot and read its flash partitions."""

@@ -115,6 +115,37 @@ def busybox() -> Path:
     return path
 
 
+#: fw_printenv / fw_setenv, as the appliance image has them (libubootenv), and what
+#: they load: package -> files (paths in the guest, as the package installs them).
+UBOOTENV_FILES: dict[str, tuple[str, ...]] = {
+    "libubootenv-tool": ("usr/bin/fw_printenv", "usr/bin/fw_setenv"),
+    "libubootenv0.1": ("usr/lib/arm-linux-gnueabihf/libubootenv.so.0",),
+    "zlib1g": ("lib/arm-linux-gnueabihf/libz.so.1",),
+    "libc6": (
+        "lib/arm-linux-gnueabihf/ld-linux-armhf.so.3",
+        "lib/arm-linux-gnueabihf/libc.so.6",
+    ),
+}
+
+
+def ubootenv_tools() -> dict[str, Path]:
+    """libubootenv's tools and their libraries: guest path -> extracted file.
+
+    The dynamic loader is also wanted at /lib/ld-linux-armhf.so.3 (the binaries'
+    PT_INTERP); the glibc loader searches /lib/arm-linux-gnueabihf and
+    /usr/lib/arm-linux-gnueabihf without an ld.so.cache."""
+    files: dict[str, Path] = {}
+    for package, paths in UBOOTENV_FILES.items():
+        tree = extract(package)
+        for rel in paths:
+            path = (tree / rel).resolve()
+            if not path.is_file():
+                raise LinerateError(f"{package}:{ARCH} has no {rel} (looked in {tree})")
+            files[rel] = path
+    files["lib/ld-linux-armhf.so.3"] = files["lib/arm-linux-gnueabihf/ld-linux-armhf.so.3"]
+    return files
+
+
 def newest_armmp_kernel_package(refresh: bool = False) -> str:
     """The newest ``linux-image-<abi>-armmp`` (the one extracted before, unless refresh)."""
     if not refresh:

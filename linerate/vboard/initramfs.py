@@ -1,4 +1,4 @@
-"""The virtual board's initramfs: busybox, board/virt/rootfs, and the kernel's modules.
+"""The virtual board's initramfs: busybox, fw_printenv/fw_setenv, board/virt/rootfs, modules.
 
 Built as a reproducible cpio "newc" archive, gzip-compressed, cached by a key
 over every input (busybox binary, rootfs files, modules, format version).
@@ -17,7 +17,7 @@ from linerate.vboard.cache import InputKey, cached_file
 from linerate.vboard.guest_kernel import KernelImage
 
 ROOTFS = ROOT / "board" / "virt" / "rootfs"
-FORMAT = "initramfs-v1"
+FORMAT = "initramfs-v2"
 DIRS = (
     "bin",
     "sbin",
@@ -41,13 +41,20 @@ def _rootfs_files(rootfs: Path) -> list[Path]:
     return sorted(p for p in rootfs.rglob("*") if p.is_file())
 
 
-def _entries(busybox: Path, rootfs: Path, kernel: KernelImage) -> list[cpio.Entry]:
+def _entries(
+    busybox: Path, tools: dict[str, Path], rootfs: Path, kernel: KernelImage
+) -> list[cpio.Entry]:
     entries: dict[str, cpio.Entry] = {d: cpio.directory(d) for d in DIRS}
     entries["tmp"] = cpio.directory("tmp", 0o1777)
     entries["dev/console"] = cpio.chardev("dev/console", 5, 1)
     entries["dev/null"] = cpio.chardev("dev/null", 1, 3, 0o666)
     entries["bin/busybox"] = cpio.regular("bin/busybox", busybox.read_bytes(), 0o755)
     entries["bin/sh"] = cpio.symlink("bin/sh", "busybox")
+    for rel, path in sorted(tools.items()):
+        for parent in reversed(Path(rel).parents):
+            if str(parent) != ".":
+                entries.setdefault(str(parent), cpio.directory(str(parent)))
+        entries[rel] = cpio.regular(rel, path.read_bytes(), 0o755)
     for path in _rootfs_files(rootfs):
         rel = path.relative_to(rootfs).as_posix()
         for parent in Path(rel).parents:
@@ -70,7 +77,10 @@ def _entries(busybox: Path, rootfs: Path, kernel: KernelImage) -> list[cpio.Entr
 def build_initramfs(kernel: KernelImage, rootfs: Path = ROOTFS) -> tuple[Path, bool]:
     """Return ``(path of initramfs.cpio.gz, was_cached)``."""
     busybox = debian.busybox()
+    tools = debian.ubootenv_tools()
     key = InputKey(FORMAT).add_file("busybox", busybox)
+    for rel, path in sorted(tools.items()):
+        key.add_file(f"tool/{rel}", path)
     key.add_files((f"rootfs/{p.relative_to(rootfs)}", p) for p in _rootfs_files(rootfs))
     for name, module in (*kernel.modules, *kernel.extra):
         key.add_file(f"module/{name}", module)
@@ -78,7 +88,7 @@ def build_initramfs(kernel: KernelImage, rootfs: Path = ROOTFS) -> tuple[Path, b
 
     def build(out: Path) -> None:
         raw = io.BytesIO()
-        cpio.write(raw, _entries(busybox, rootfs, kernel))
+        cpio.write(raw, _entries(busybox, tools, rootfs, kernel))
         with out.open("wb") as f, gzip.GzipFile(filename="", fileobj=f, mode="wb", mtime=0) as gz:
             gz.write(raw.getvalue())
 

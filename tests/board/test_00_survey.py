@@ -18,7 +18,13 @@ def test_the_survey_reads_the_bootloader(board_lab, board_profile):
         assert port.mac_env in lab.macs, f"{port.mac_env} is not set on this unit"
     if board_profile.virtual:
         assert lab.hush is VIRTUAL_HUSH[board_profile.name]
-        assert (lab.env_size, lab.env_redundant) == (board_profile.flash.nor.env_size, False)
+        nor = board_profile.flash.nor
+        assert (lab.env_size, lab.env_redundant) == (nor.env_size, nor.env_redundant)
+        # Located by its CRC, where the profile (measured on the board) says it is.
+        copies = 2 if nor.env_redundant else 1
+        want = [nor.base + nor.env_offset + i * nor.env_size for i in range(copies)]
+        assert [c.address for c in lab.env_copies] == want
+        assert lab.fw_env_config is not None
 
 
 def test_the_survey_finds_the_nor_and_its_protection(board_lab, board_profile):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from board_helpers import ndiv_table, pinned_kernel_version
 
@@ -41,3 +43,50 @@ def test_port_macs_come_from_the_bootloader(board, at_uboot, board_profile, ndiv
             pytest.fail(f"U-Boot has no {port.mac_env} for {port.name}")
         got = at_uboot.shell.check(f"cat /sys/class/net/{port.name}/address").strip().lower()
         assert got == want, f"{port.name} has {got}, the bootloader's {port.mac_env} is {want}"
+
+
+def _fw_env(shell, lab) -> str:
+    """Put the surveyed fw_env.config on the board; return its path there."""
+    config = lab.fw_env_config
+    assert config is not None, f"the survey located no environment ({lab.env_copies})"
+    lines = [line for line in config.splitlines() if line and not line.startswith("#")]
+    shell.check("printf '%s\\n' " + " ".join(f"'{line}'" for line in lines) + " >/tmp/fw_env")
+    return "/tmp/fw_env"
+
+
+def test_fw_printenv_reads_what_uboot_reads(board, at_uboot, board_lab, board_profile):
+    """libubootenv in Linux, with the fw_env.config the survey wrote, reads the
+    environment U-Boot booted with (a wrong offset, size or redundancy is a bad CRC)."""
+    env = at_uboot.uboot.printenv()
+    at_uboot.boot("boot")
+    shell = at_uboot.shell
+    config = _fw_env(shell, board_lab)
+    status, out = shell.run(f"fw_printenv -c {config}")
+    assert status == 0, f"fw_printenv failed: {out}"
+    assert "Bad CRC" not in out and "default environment" not in out.lower(), out
+    linux = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    for port in board_profile.ports:
+        assert linux.get(port.mac_env) == env[port.mac_env], port.mac_env
+    # An empty stored variable is no variable to U-Boot (mkenvimage keeps "name=").
+    differ = {k for k in linux if linux[k] and linux[k] != env.get(k)}
+    assert not differ, f"fw_printenv and U-Boot differ on {sorted(differ)}"
+
+
+def test_fw_setenv_writes_what_uboot_reads(board, at_uboot, board_lab):
+    """fw_setenv in Linux with the surveyed config; U-Boot finds the value after a reboot
+    (where the appliance's mtdparts leaves the environment writable)."""
+    device = (board_lab.fw_env_config or "").split("/dev/", 1)[-1].split()[0]
+    writable = {p.device: p.writable for p in board_lab.linux_mtd or ()}
+    if not writable.get(device):
+        pytest.skip(f"the environment's partition {device} is read-only in this kernel")
+    at_uboot.boot("boot")
+    shell = at_uboot.shell
+    config = _fw_env(shell, board_lab)
+    token = secrets.token_hex(4)
+    shell.check(f"fw_setenv -c {config} linerate_fwenv {token}")
+    assert shell.check(f"fw_printenv -c {config} -n linerate_fwenv").strip() == token
+    at_uboot.to_uboot()
+    env = at_uboot.uboot.printenv()
+    assert env.get("linerate_fwenv") == token, "U-Boot does not see what fw_setenv wrote"
+    at_uboot.uboot.check("setenv linerate_fwenv")
+    at_uboot.uboot.check("saveenv", timeout=60.0)
