@@ -202,7 +202,9 @@ class Surveyor:
             self.say("survey: no mtdparts= in the profile or the environment: no fw_env.config")
             return None
         try:
-            return fwenv.render(copies, list(banks), mtdparts, f"{banner}, {datetime.now(UTC):%Y-%m-%d}")
+            return fwenv.render(
+                copies, list(banks), mtdparts, f"{banner}, {datetime.now(UTC):%Y-%m-%d}"
+            )
         except LinerateError as exc:
             self.say(f"survey: no fw_env.config: {exc}")
             return None
