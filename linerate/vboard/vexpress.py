@@ -5,7 +5,8 @@ where the image lies (``bootm`` in place from NOR loses it), no hush in the stoc
 build. Measured facts are in board/vexpress/NOTES.md. The flash is two 64 MiB CFI
 banks: bank 0 (0x40000000, also aliased at 0: the reset vector) holds U-Boot in its
 first sector; bank 1 (0x44000000) the two uImage slots and, at 0x47f80000, the
-environment (one 256 KiB sector, no redundant copy).
+environment: two copies of 256 KiB in the last two sectors, redundant as on the
+OpenBlocks AX3 (patch 0005).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from linerate.vboard.vendor_uboot import build_uboot
 BANK_SIZE = 64 << 20
 ENV_OFFSET = 0x03F80000
 ENV_SIZE = 0x40000
+#: The redundant copy (CONFIG_ENV_ADDR_REDUND): the last sector of bank 1.
+ENV_REDUND_OFFSET = ENV_OFFSET + ENV_SIZE
 SLOT_OFFSETS = (0x00100000, 0x01100000)
 SLOT_SIZE = 0x00F00000
 #: Kernel load/entry: RAM (0x60000000) + 32 KiB; ATAGs at 0x60000100.
@@ -97,14 +100,16 @@ def build_uimage(zimage: Path, dtb: Path, initramfs: Path) -> tuple[Path, bool]:
 
 
 def build_env_image(text: str) -> tuple[Path, bool]:
-    key = InputKey("vexpress-env-v1").add("env", text).add("size", str(ENV_SIZE))
+    """One redundant copy (flag byte 1: active) of the environment."""
+    key = InputKey("vexpress-env-v2").add("env", text).add("size", str(ENV_SIZE))
 
     def build(out: Path) -> None:
         src = out.with_suffix(".txt")
         src.write_text(text)
         try:
             norimage.run_tool(
-                ["mkenvimage", "-s", hex(ENV_SIZE), "-o", str(out), str(src)], "mkenvimage"
+                ["mkenvimage", "-r", "-s", hex(ENV_SIZE), "-o", str(out), str(src)],
+                "mkenvimage",
             )
         finally:
             src.unlink(missing_ok=True)
@@ -126,8 +131,9 @@ def build_bank0(uboot_bin: Path) -> tuple[Path, bool]:
 
 
 def build_bank1(env_image: Path, uimage: Path) -> tuple[Path, bool]:
-    """NOR bank 1: the image in both slots, the environment at 0x03f80000."""
-    key = InputKey("vexpress-nor1-v1").add_file("env", env_image).add_file("uimage", uimage)
+    """NOR bank 1: the image in both slots, the environment at 0x03f80000 (active) and
+    0x03fc0000 (the same data, flag 0: obsolete), as after two saveenv."""
+    key = InputKey("vexpress-nor1-v2").add_file("env", env_image).add_file("uimage", uimage)
 
     def build(out: Path) -> None:
         image = bytearray(b"\xff" * BANK_SIZE)
@@ -135,6 +141,9 @@ def build_bank1(env_image: Path, uimage: Path) -> tuple[Path, bool]:
         if len(env) != ENV_SIZE:
             raise LinerateError(f"environment image is {len(env)} bytes, expected {ENV_SIZE}")
         image[ENV_OFFSET : ENV_OFFSET + ENV_SIZE] = env
+        obsolete = bytearray(env)
+        obsolete[4] = 0
+        image[ENV_REDUND_OFFSET : ENV_REDUND_OFFSET + ENV_SIZE] = obsolete
         data = uimage.read_bytes()
         for offset in SLOT_OFFSETS:
             image[offset : offset + len(data)] = data

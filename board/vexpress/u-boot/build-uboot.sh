@@ -44,6 +44,7 @@ grep -q '^VERSION = 2011$' "$SRC/Makefile" && grep -q '^PATCHLEVEL = 12$' "$SRC/
 	echo "warning: $SRC does not look like v2011.12" >&2
 
 series="0001-armv7-build-with-gcc12.patch 0002-vexpress-rig-options.patch"
+series="$series 0005-vexpress-redundant-environment.patch"
 [ "$VARIANT" = hush ] && series="$series 0003-vexpress-hush-parser.patch"
 [ "$BOOT" = nor ] && series="$series 0004-vexpress-nor-boot-variant.patch"
 
