@@ -14,12 +14,22 @@ SRC_URI = "\
 "
 S = "${UNPACKDIR}"
 
+# One unit's own fw_env.config (written by `linerate survey` beside its lab file)
+# replaces the model's when set, e.g. in local.conf:
+#   LINERATE_FW_ENV_CONFIG = "/home/me/.config/linerate/lab/openblocks-ax3.fw_env.config"
+LINERATE_FW_ENV_CONFIG ??= ""
+do_install[file-checksums] += "${@'%s:True' % d.getVar('LINERATE_FW_ENV_CONFIG') if d.getVar('LINERATE_FW_ENV_CONFIG') else ''}"
+
 PACKAGE_ARCH = "${MACHINE_ARCH}"
 COMPATIBLE_MACHINE = "^(openblocks-ax3|mirabox)$"
 
 do_install() {
     install -d ${D}${sysconfdir}
-    install -m 0644 ${S}/fw_env.config ${D}${sysconfdir}/fw_env.config
+    if [ -n "${LINERATE_FW_ENV_CONFIG}" ]; then
+        install -m 0644 "${LINERATE_FW_ENV_CONFIG}" ${D}${sysconfdir}/fw_env.config
+    else
+        install -m 0644 ${S}/fw_env.config ${D}${sysconfdir}/fw_env.config
+    fi
     install -m 0600 ${S}/securetty ${D}${sysconfdir}/securetty
 }
 

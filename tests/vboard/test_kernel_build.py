@@ -6,6 +6,7 @@ configuration compiles the patched drivers."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -106,3 +107,35 @@ def test_boards_check_compiles_patched_drivers():
         assert Path(obj).is_file(), f"{obj} was not compiled"
     for dtb in check["dtbs"]:
         assert Path(dtb).stat().st_size > 10_000, f"{dtb} missing or empty"
+
+
+#: The ethernetN aliases (patch 0007): port N is the bootloader's eth{N}addr.
+BOARD_ALIASES = {
+    "armada-xp-openblocks-ax3-4.dtb": {
+        "ethernet0": "ethernet@70000",
+        "ethernet1": "ethernet@74000",
+        "ethernet2": "ethernet@30000",
+        "ethernet3": "ethernet@34000",
+    },
+    "armada-370-mirabox.dtb": {"ethernet0": "ethernet@70000", "ethernet1": "ethernet@74000"},
+}
+
+
+def test_board_dtbs_number_the_ports_as_uboot_does():
+    check = run_kernel("--target", "boards-check")
+    dtc = Path(check["config"]).parent / "scripts" / "dtc" / "dtc"
+    assert dtc.is_file(), f"the kernel build has no dtc at {dtc}"
+    dtbs = {Path(d).name: Path(d) for d in check["dtbs"]}
+    for name, aliases in BOARD_ALIASES.items():
+        assert name in dtbs, f"{name} was not built ({sorted(dtbs)})"
+        dts = subprocess.run(
+            [str(dtc), "-q", "-I", "dtb", "-O", "dts", str(dtbs[name])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        block = dts.split("aliases {", 1)[1].split("};", 1)[0]
+        for alias, node in aliases.items():
+            m = re.search(rf'^\s*{alias} = "([^"]+)";', block, re.M)
+            assert m and m.group(1).endswith("/" + node), f"{name}: {alias} -> {m and m[1]}"
