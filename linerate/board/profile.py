@@ -121,11 +121,31 @@ class Nor:
 
 
 @dataclass(frozen=True)
+class Rescue:
+    """How the flasher boots the rescue initramfs (linerate.flash.rescue) on this board
+    to write the UBI partition from Linux."""
+
+    #: The rescue kernel's command line (console, the NAND's partitions, rdinit=/init).
+    bootargs: str
+    #: Linux's name of the UBI partition (/proc/mtd).
+    ubi_mtd: str
+    #: U-Boot's boot command; @kernel@ and @initrd@ are the RAM addresses.
+    boot: str = "bootm @kernel@ @initrd@"
+    #: Kernel modules of the board's build the rescue shell needs (virtual boards).
+    modules: tuple[str, ...] = ()
+    #: Shell commands run first in the rescue shell (e.g. insmod of those modules).
+    setup: tuple[str, ...] = ()
+    #: Load address of a kernel uImage the flasher wraps itself (virtual boards).
+    kernel_load: int | None = None
+
+
+@dataclass(frozen=True)
 class Nand:
     size: int
     erase_block: int
     page: int
     partitions: tuple[Partition, ...]
+    rescue: Rescue | None = None
 
     def partition(self, name: str) -> Partition:
         for p in self.partitions:
@@ -470,7 +490,21 @@ def _nand(r: _Reader) -> Nand:
     page = r.int_("page", minimum=1)
     if block % page:
         r.fail(f"erase block {block:#x} is not a multiple of the page {page:#x}", r.key("page"))
-    nand = Nand(size, block, page, _partitions(r, "partitions", size, block))
+    rescue = None
+    rr = r.sub("rescue", False)
+    if rr is not None:
+        rescue = Rescue(
+            bootargs=rr.str_("bootargs"),
+            ubi_mtd=rr.str_("ubi_mtd"),
+            boot=rr.str_("boot", "bootm @kernel@ @initrd@"),
+            modules=tuple(str(m) for m in rr.list_("modules", required=False)),
+            setup=tuple(str(c) for c in rr.list_("setup", required=False)),
+            kernel_load=rr.opt_int("kernel_load"),
+        )
+        if "@kernel@" not in rescue.boot or "@initrd@" not in rescue.boot:
+            rr.fail("the boot command needs @kernel@ and @initrd@", rr.key("boot"))
+        rr.done()
+    nand = Nand(size, block, page, _partitions(r, "partitions", size, block), rescue)
     r.done()
     return nand
 

@@ -16,6 +16,7 @@ from linerate.flash.flasher import MEDIA, default_medium, deployed_env, flash, t
 from linerate.flash.guard import require_lab
 from linerate.flash.nor import NorResult
 from linerate.flash.progress import Progress
+from linerate.flash.ubi import UbiResult
 from linerate.survey.lab import Lab, default_lab_path, load_lab
 from linerate.survey.survey import Surveyor
 from linerate.vboard.images import build_board_images
@@ -62,6 +63,12 @@ def register(sub: Any) -> None:
         type=Path,
         help="this unit's lab file from linerate survey (default: the board's in the lab dir)",
     )
+    p.add_argument(
+        "--rescue-kernel",
+        type=Path,
+        help="kernel uImage for the rescue boot that writes UBI from Linux, when this unit's "
+        "U-Boot has no nand write.trimffs (default: the build's nand-kernel image)",
+    )
     p.add_argument("--transcript", type=Path, help="console transcript (default under artifacts/)")
     p.set_defaults(func=run)
 
@@ -94,6 +101,12 @@ def _image(
             "--image"
         )
     return path
+
+
+def _rescue_kernel(images: dict[str, str]) -> Path | None:
+    rel = images.get("nand-kernel")
+    path = ROOT / rel if rel else None
+    return path if path is not None and path.is_file() else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             extra_env=extra,
             lab=lab,
             port=args.port,
+            rescue_kernel=args.rescue_kernel or _rescue_kernel(profile.images),
         )
         if isinstance(result, NorResult):
             progress.say(
@@ -148,8 +162,15 @@ def run(args: argparse.Namespace) -> int:
                 f"(crc32 {result.crc:08x}); bootslot={result.slot} saved; the previous slot "
                 f"{result.previous_slot} stays as the fallback"
             )
+        if isinstance(result, UbiResult):
+            progress.say(
+                f"UBI partition {result.partition} written from Linux and read back "
+                f"({len(result.volumes)} volume(s) match); the board runs the rescue shell "
+                "from RAM: a power cycle (or reboot) boots it from flash"
+            )
         if medium != "ssd" and (args.boot or (profile.virtual and not args.port)):
             progress.phase("boot to a shell")
+            target.strategy.to_uboot()
             target.strategy.boot("boot")
             progress.done()
         elif medium != "ssd" and args.port:

@@ -1,8 +1,10 @@
 """One flash, whatever the medium: pick the strategy, bring the board where it needs to be.
 
 NOR and NAND are written from U-Boot's prompt; the SSD from the running
-appliance's shell. ``flash`` returns the strategy's result; failures raise
-:class:`FlashError` saying what the board boots now and how to resume.
+appliance's shell; a UBI partition that this unit's U-Boot cannot write well
+(no ``nand write.trimffs``) from a rescue initramfs booted from RAM. ``flash``
+returns the strategy's result; failures raise :class:`FlashError` saying what the
+board boots now and how to resume.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from linerate.board.strategy import BoardStrategy
 from linerate.flash.errors import FlashError
 from linerate.flash.guard import SurveyedNor, require_lab
 from linerate.flash.nand import MEDIA as NAND_MEDIA
-from linerate.flash.nand import NandFlasher, NandResult, check_surveyed
+from linerate.flash.nand import NandFlasher, NandResult, check_surveyed, ubi_from_linux
 from linerate.flash.nor import UIMAGE_MAGIC, NorFlasher, NorResult
 from linerate.flash.progress import Progress
 from linerate.flash.ram import Loaded, RamLoader
 from linerate.flash.ssd import SsdFlasher, SsdResult
+from linerate.flash.ubi import UbiFromLinux, UbiResult, rescue_images
 from linerate.survey.lab import Lab
 
 MEDIA = ("nor", *NAND_MEDIA, "ssd")
-Result = NorResult | NandResult | SsdResult
+Result = NorResult | NandResult | SsdResult | UbiResult
 
 
 def default_medium(profile: Profile) -> str:
@@ -74,6 +77,7 @@ def flash(
     extra_env: dict[str, str] | None = None,
     lab: Lab | None = None,
     port: str | None = None,
+    rescue_kernel: Path | None = None,
 ) -> Result:
     """Write ``image`` to ``medium``. NOR and NAND need the unit's survey (``lab``):
     without it, or outside what it measured, nothing is sent to the board."""
@@ -101,7 +105,8 @@ def flash(
             for part in (p for p in surveyed.nor.partitions if p.slot):
                 surveyed.check_write(part.name, part.offset, part.size)
         else:
-            check_surveyed(lab, medium)
+            nand = profile.flash.nand
+            check_surveyed(lab, medium, rescue=nand is not None and nand.rescue is not None)
     if medium == "ssd":
         how = strategy.ensure_shell()
         progress.say(f"the SSD is written from the running appliance ({how})")
@@ -112,6 +117,13 @@ def flash(
         strategy.uboot, profile, progress, transport=transport, tftp=tftp, after_load=after_load
     )
     assert lab is not None
+    if ubi_from_linux(lab, medium):
+        progress.say(
+            f"this unit's U-Boot has no nand write.trimffs ({lab.banner}): the UBI partition "
+            "is written from Linux (ubiformat in the rescue initramfs, booted from RAM)"
+        )
+        kernel, initrd = rescue_images(profile, rescue_kernel)
+        return UbiFromLinux(profile, strategy, progress, loader).flash(image, kernel, initrd)
     if medium == "nor":
         return NorFlasher(profile, strategy.uboot, progress, loader, lab).flash(
             image, slot=slot, allow_any=allow_any_image, extra_env=extra_env

@@ -95,10 +95,19 @@ def plan(nand: Nand, part: Partition, size: int, ubi: bool, ram: int, verify: in
     ]
 
 
-def check_surveyed(lab: Lab, medium: str) -> None:
+def ubi_from_linux(lab: Lab, medium: str) -> bool:
+    """Whether the UBI partition must be written from Linux on this unit: its U-Boot
+    has no ``nand write.trimffs`` (linerate.flash.ubi)."""
+    return medium == "nand-ubi" and not lab.nand_features.get("write.trimffs")
+
+
+def check_surveyed(lab: Lab, medium: str, rescue: bool = False) -> None:
     """Refuse what this unit's U-Boot cannot do, before anything is erased: a UBI image
     needs ``nand write.trimffs`` (since U-Boot 2011.09; plain ``nand write`` programs
-    pages of 0xff and spoils UBIFS free space)."""
+    pages of 0xff and spoils UBIFS free space), else a rescue initramfs (``rescue``:
+    the profile has one) to write it from Linux."""
+    if rescue and ubi_from_linux(lab, medium):
+        return
     if "nand" not in lab.commands:
         raise ReadOnlyRegionError(
             f"this unit's U-Boot has no nand command (survey {lab.path}): check the board",
@@ -108,9 +117,10 @@ def check_surveyed(lab: Lab, medium: str) -> None:
         raise ReadOnlyRegionError(
             f"this unit's U-Boot ({lab.banner}) has no `nand write.trimffs` (survey "
             f"{lab.path}), and a plain `nand write` would program the empty pages of the UBI "
-            "image and spoil UBIFS free space. Write the UBI partition from Linux instead "
-            "(ubiformat /dev/mtdN -f IMAGE from the running appliance or a rescue initramfs); "
-            "the kernel partition (--medium nand-kernel) can still be written here",
+            "image and spoil UBIFS free space, and the profile has no flash.nand.rescue to "
+            "write it from Linux (ubiformat). Write it from a Linux shell yourself "
+            "(ubiformat /dev/mtdN -f IMAGE); the kernel partition (--medium nand-kernel) can "
+            "still be written here",
             state="nothing done: the board is untouched",
         )
 

@@ -94,3 +94,19 @@ def test_layer_ubi_check_passes_and_fails(tmp_path):
     bodies[0] = expand(function_body(MEDIA, "linerate_check_ubi"), values)
     too_big = run_functions(tmp_path, bodies, "linerate_check_ubi")
     assert too_big.returncode != 0 and "does not fit" in too_big.stderr
+
+
+def test_the_flasher_reads_the_volumes_the_image_holds(tmp_path):
+    """linerate.flash.ubi.volumes() (what the read-back through UBI must give) on the
+    Mirabox image: one dynamic volume of whole LEBs; a wrong erase block is refused."""
+    from linerate.flash.ubi import UbiImageError, volumes
+
+    conf, ubi = make_ubi(tmp_path)
+    peb = layer_conf.size_bytes(conf.get("UBINIZE_ARGS").split()[3])
+    (vol,) = volumes(ubi, peb)
+    mkubifs = conf.get("MKUBIFS_ARGS").split()
+    leb = int(mkubifs[mkubifs.index("-e") + 1])
+    assert vol.vol_id == 0 and not vol.static
+    assert vol.length % leb == 0 and vol.length > 0
+    with pytest.raises(UbiImageError, match="not a UBI image"):
+        volumes(ubi, peb // 4 * 3)
