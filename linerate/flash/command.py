@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     tftp = tftp_overrides(profile.tftp, args.server_ip, args.board_ip)
     if args.image is not None and not Path(args.image).is_file():
         raise LinerateError(f"no image file {args.image}")
-    if args.image is None and not profile.virtual:
+    if args.image is None and (not profile.virtual or medium != "nor"):
         _image(args, None, profile.images, medium, profile.name)  # fails early if missing
     lab = None if (not args.port and profile.virtual) else _lab(args, profile.name)
     if medium != "ssd" and lab is None and not (not args.port and profile.virtual):
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             lab = Surveyor(target.strategy, "virtual", say=lambda _: None).survey(linux=True)
             progress.done()
         built = None
-        if profile.virtual and args.image is None:
+        if profile.virtual and args.image is None and medium == "nor":
             if isinstance(target, VirtualTarget):
                 built = target.nor_image()
             else:  # a running `linerate vboard`: the uImage it boots (cached)
