@@ -166,7 +166,8 @@ class Lab:
             f"{self.surveyed}.\n# Measured on the unit: rerun the survey rather than editing.\n"
         )
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(header + yaml.safe_dump(self.to_data(), sort_keys=False, width=100))
+        text = yaml.dump(self.to_data(), Dumper=_Dumper, sort_keys=False, width=100)
+        tmp.write_text(header + text)
         tmp.replace(path)
         self.path = path
         return path
@@ -226,6 +227,18 @@ class Lab:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LabError(f"{where}: not a lab file ({exc!r}): rerun linerate survey") from exc
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML, multi-line strings (the fw_env.config) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
 
 
 def lab_dir() -> Path:
