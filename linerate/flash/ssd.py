@@ -36,7 +36,7 @@ from linerate.board.profile import Profile
 from linerate.console import ConsoleError, LinuxShell
 from linerate.flash.errors import FlashError
 from linerate.flash.progress import Progress
-from linerate.flash.tftp import TftpServer
+from linerate.flash.tftp import linux_tftp_server
 
 _SHA_RE = re.compile(r"^([0-9a-f]{64})\b", re.MULTILINE)
 
@@ -107,19 +107,6 @@ class SsdFlasher:
         self.allow_file = allow_file
         self.tmp = tmp
 
-    def _tftp_server(self, image: Path) -> tuple[TftpServer, str]:
-        """The flasher's TFTP server for the running Linux, and its address as the board
-        sees it (``linux_bind``: where that address leads on this host, if not ``bind``)."""
-        t = self.profile.tftp
-        server = TftpServer(
-            {image.name: image},
-            host=t.linux_bind or t.bind,
-            port=t.linux_port if t.linux_port is not None else t.port,
-            progress=lambda _n, done, total: self.progress.bytes(done, total),
-            bind_wait=20.0,
-        )
-        return server, t.linux_serverip or t.serverip
-
     def _check_target(self, size: int) -> None:
         dev = shlex.quote(self.device)
         kind = "-b" if not self.allow_file else "-e"
@@ -155,7 +142,7 @@ class SsdFlasher:
         size = image.stat().st_size
         digest = file_sha256(image)
         self._check_target(size)
-        server, server_ip = self._tftp_server(image)
+        server, server_ip = linux_tftp_server(self.profile.tftp, image, self.progress)
         with server:
             cmd = commands(self.device, image.name, server_ip, server.port, size, self.tmp)
             writing = False
@@ -211,7 +198,7 @@ class SsdFlasher:
         """A ``.gz`` image: ``tftp | gunzip | dd`` on the board, then the read-back check."""
         digest, size = content_sha256(image)
         self._check_target(0)
-        server, server_ip = self._tftp_server(image)
+        server, server_ip = linux_tftp_server(self.profile.tftp, image, self.progress)
         with server:
             cmd = commands(self.device, image.name, server_ip, server.port, size, self.tmp)
             try:

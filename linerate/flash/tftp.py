@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linerate.board.profile import Tftp
 from linerate.errors import LinerateError
+from linerate.flash import progress as flash_progress
 
 OP_RRQ, OP_WRQ, OP_DATA, OP_ACK, OP_ERROR, OP_OACK = 1, 2, 3, 4, 5, 6
 ERR_UNDEFINED, ERR_NOT_FOUND, ERR_ACCESS, ERR_ILLEGAL, ERR_UNKNOWN_TID, ERR_OPTION = (
@@ -355,3 +357,19 @@ class TftpServer:
             f"no acknowledgement of block {block} from {t.client[0]}:{t.client[1]} after "
             f"{self.retries + 1} tries"
         )
+
+
+def linux_tftp_server(
+    tftp: Tftp, image: Path, progress: flash_progress.Progress
+) -> tuple[TftpServer, str]:
+    """The flasher's TFTP server for a Linux on the board (busybox ``tftp``), serving
+    ``image``, and its address as the board sees it (``linux_bind``: where that address
+    leads on this host, if not ``bind``)."""
+    server = TftpServer(
+        {image.name: image},
+        host=tftp.linux_bind or tftp.bind,
+        port=tftp.linux_port if tftp.linux_port is not None else tftp.port,
+        progress=lambda _n, done, total: progress.bytes(done, total),
+        bind_wait=20.0,
+    )
+    return server, tftp.linux_serverip or tftp.serverip

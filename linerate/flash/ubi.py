@@ -39,7 +39,7 @@ from linerate.flash.errors import FlashError
 from linerate.flash.progress import Progress
 from linerate.flash.ram import RamLoader
 from linerate.flash.rescue import PROMPT, kernel_uimage, rescue_initrd
-from linerate.flash.tftp import TftpServer
+from linerate.flash.tftp import linux_tftp_server
 from linerate.kernel.build import find_build
 
 EC_MAGIC = b"UBI#"
@@ -260,14 +260,7 @@ class UbiFromLinux:
                 resume="power-cycle (the board boots as before) and fix the profile",
             )
         t = self.profile.tftp
-        server = TftpServer(
-            {image.name: image},
-            host=t.linux_bind or t.bind,
-            port=t.linux_port if t.linux_port is not None else t.port,
-            progress=lambda _n, done, total: self.progress.bytes(done, total),
-            bind_wait=20.0,
-        )
-        server_ip = t.linux_serverip or t.serverip
+        server, server_ip = linux_tftp_server(t, image, self.progress)
         # The port U-Boot used (ethaddr's), with U-Boot's address for the flash.
         iface = next(p.name for p in self.profile.ports if p.mac_env == "ethaddr")
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{t.netmask}").prefixlen
