@@ -71,6 +71,12 @@ int sl_config_finish(struct sl_config *cfg)
 		return -1;
 	if (cfg->window == 0 || cfg->ttl == 0)
 		return -1;
+	/* a unicast MAC, and an address we may answer from (0: any) */
+	if ((cfg->mac[0] & 1) || !(cfg->mac[0] | cfg->mac[1] | cfg->mac[2] |
+				   cfg->mac[3] | cfg->mac[4] | cfg->mac[5]))
+		return -1;
+	if (cfg->addr && !sl_addr_unicast(cfg->addr))
+		return -1;
 	for (c = 0; c < SL_CLASSES; c++) {
 		sl_u16 mss = c < SL_CLASSES - 1 ? sl_class_mss[c] : cfg->mss;
 
@@ -181,6 +187,7 @@ static const char *const sl_counter_names[SL_C_MAX] = {
 	[SL_C_BAD_STATE] = "bad_state",
 	[SL_C_DROP_WINDOW] = "drop_window",
 	[SL_C_DROP_ACK] = "drop_ack",
+	[SL_C_DROP_ADDR] = "drop_addr",
 };
 
 const char *sl_counter_name(enum sl_counter c)

@@ -59,6 +59,18 @@ static inline void sl_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 	__builtin_memcpy(dst, src, len);
 }
 
+/*
+ * An address a peer may have (and we may answer): not in 0/8 (this
+ * network), 127/8 (loopback), 224/4 (multicast), 240/4 (reserved, and the
+ * limited broadcast 255.255.255.255).
+ */
+static inline int sl_addr_unicast(sl_u32 a)
+{
+	sl_u32 top = a >> 24;
+
+	return top != 0 && top != 127 && top < 224;
+}
+
 /* Ones' complement sum (not folded) of len bytes, big-endian words. */
 sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len);
 sl_u16 sl_csum_fold(sl_u32 sum);

@@ -63,6 +63,14 @@ static sl_u32 sl_window(const struct sl_pkt *pk, sl_u16 seg)
 	return pk->win < cap ? pk->win : cap;
 }
 
+static const sl_u8 sl_mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static int sl_mac_is(const sl_u8 *a, const sl_u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
+	       a[4] == b[4] && a[5] == b[5];
+}
+
 static sl_u32 sl_base(sl_u32 h, int cls)
 {
 	return (h & ~SL_STATE_MASK) ^ ((sl_u32)cls << 29);
@@ -130,10 +138,21 @@ static int sl_decode(const struct sl_config *cfg, const struct sl_pkt *pk,
 	return 0;
 }
 
+/*
+ * May we answer this sender at all? A unicast Ethernet source, a unicast
+ * IPv4 source that is not our own address (the destination: it is ours).
+ * Anything else is a spoofed or looped frame: a reply would go to a group,
+ * to ourselves, or nowhere.
+ */
+static int sl_peer_ok(const struct sl_pkt *pk)
+{
+	return !(pk->eth[6] & 1) && sl_addr_unicast(pk->saddr) &&
+	       pk->saddr != pk->daddr;
+}
+
 static void sl_reply_addr(struct sl_reply *rp, const struct sl_pkt *pk)
 {
 	sl_copy(rp->eth_dst, pk->eth + 6, 6);
-	sl_copy(rp->eth_src, pk->eth, 6);
 	rp->saddr = pk->daddr;
 	rp->daddr = pk->saddr;
 	rp->sport = pk->dport;
@@ -577,6 +596,10 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 		sl_count(st, SL_C_RST_RCVD);
 		return SL_DROP;
 	}
+	if (!sl_peer_ok(pk)) {
+		sl_count(st, SL_C_DROP_ADDR);
+		return SL_DROP;
+	}
 	sl_reply_addr(rp, pk);
 	/* RFC 7323: echo the client's clock; our clock is the window edge */
 	rp->ts = pk->ts;
@@ -688,6 +711,12 @@ static enum sl_verdict sl_arp(const struct sl_config *cfg,
 	if (sl_rd16(a) != 1 || sl_rd16(a + 2) != SL_ETH_P_IP || a[4] != 6 ||
 	    a[5] != 4 || sl_rd16(a + 6) != 1 || sl_rd32(a + 24) != cfg->addr)
 		return SL_PASS;
+	/* the asker must be a unicast station with an address of its own */
+	if ((rx->data[6] & 1) || (a[8] & 1) ||
+	    !sl_addr_unicast(sl_rd32(a + 14)) || sl_rd32(a + 14) == cfg->addr) {
+		sl_count(st, SL_C_DROP_ADDR);
+		return SL_DROP;
+	}
 	rp->kind = SL_K_ARP;
 	rp->echo = a;
 	rp->echo_len = 28;
@@ -706,6 +735,10 @@ static enum sl_verdict sl_icmp(const struct sl_config *cfg,
 		return SL_PASS;
 	if (sl_csum_fold(sl_csum_add(0, icmp, len)) != 0xffff) {
 		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	if (!sl_peer_ok(pk)) {
+		sl_count(st, SL_C_DROP_ADDR);
 		return SL_DROP;
 	}
 	sl_reply_addr(rp, pk);
@@ -731,6 +764,11 @@ enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
 	if (!rx->data || rx->len < SL_ETH_HLEN)
 		goto pass;
 	pk.eth = rx->data;
+	/* ours, or broadcast for ARP; never another station's or a group's */
+	if (!sl_mac_is(rx->data, cfg->mac) &&
+	    !(sl_mac_is(rx->data, sl_mac_bcast) &&
+	      sl_rd16(rx->data + 12) == SL_ETH_P_ARP))
+		goto pass;
 	pk.sport = 0;
 	pk.dport = 0;
 	switch (sl_rd16(rx->data + 12)) {
@@ -755,7 +793,7 @@ enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
 	pk.ip = ip;
 	pk.daddr = sl_rd32(ip + 16);
 	pk.saddr = sl_rd32(ip + 12);
-	if (cfg->addr && pk.daddr != cfg->addr)
+	if (cfg->addr ? pk.daddr != cfg->addr : !sl_addr_unicast(pk.daddr))
 		goto pass;
 	proto = ip[9];
 	if (proto != SL_IPPROTO_TCP && proto != SL_IPPROTO_ICMP)
@@ -846,7 +884,7 @@ static sl_u32 sl_eth_ip(const struct sl_config *cfg, const struct sl_reply *rp,
 	sl_u32 tot = 20 + l4len;
 
 	sl_copy(b, rp->eth_dst, 6);
-	sl_copy(b + 6, rp->eth_src, 6);
+	sl_copy(b + 6, cfg->mac, 6);
 	sl_wr16(b + 12, SL_ETH_P_IP);
 	ip[0] = 0x45;
 	ip[1] = 0;

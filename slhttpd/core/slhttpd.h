@@ -85,7 +85,8 @@ struct sl_answered {
 
 struct sl_config {
 	sl_u32 addr;		/* served IPv4 address, host order; 0: any */
-	sl_u8 mac[6];		/* our MAC: source of ARP replies */
+	sl_u8 mac[6];		/* our MAC: the only destination we answer,
+				 * the source of every frame we emit */
 	sl_u16 mss;		/* our MSS (TCP payload per frame) */
 	sl_u16 window;		/* receive window we advertise */
 	sl_u8 ttl;
@@ -139,6 +140,7 @@ enum sl_counter {
 	SL_C_BAD_STATE,		/* sequence state not one we produce: RST */
 	SL_C_DROP_WINDOW,	/* window too small to send anything */
 	SL_C_DROP_ACK,		/* plain ACKs needing nothing */
+	SL_C_DROP_ADDR,		/* to us from a source we never answer */
 	SL_C_MAX
 };
 
@@ -164,7 +166,7 @@ struct sl_txinfo {
  * segment range to emit. Small, on the caller's stack; opaque to callers.
  */
 struct sl_reply {
-	sl_u8 eth_dst[6], eth_src[6];
+	sl_u8 eth_dst[6];	/* the sender's MAC (ours is cfg->mac) */
 	sl_u32 saddr, daddr;	/* reply direction, host order */
 	sl_u16 sport, dport;
 	sl_u8 kind;		/* what to emit (internal) */

@@ -7,7 +7,8 @@
  * /sys/module/slhttpd/parameters/ (a write re-applies the whole
  * configuration: bad values are refused and the old one stays):
  *   ifaces=eth0,eth1  interfaces to attach to (each must exist)
- *   addr=10.0.0.1     served IPv4 address; empty: any
+ *   addr=10.0.0.1     served IPv4 address (required); addr=any: every
+ *                     unicast destination (an explicit choice, never a default)
  *   ports=80,8000-8999
  *   mss= window= ttl= max_body= default_body=   0: the core's default
  *   arp= icmp= fast_close=                      booleans
@@ -140,8 +141,12 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 	if (!cfg)
 		return ERR_PTR(-ENOMEM);
 	sl_config_init(cfg);
-	if (*addr && !in4_pton(addr, -1, (u8 *)&a, -1, NULL)) {
-		pr_err("addr=%s: not an IPv4 address\n", addr);
+	if (!*addr) {
+		pr_err("addr is required: an IPv4 address, or addr=any to answer every unicast destination\n");
+		goto invalid;
+	}
+	if (strcmp(addr, "any") && !in4_pton(addr, -1, (u8 *)&a, -1, NULL)) {
+		pr_err("addr=%s: not an IPv4 address (or any)\n", addr);
 		goto invalid;
 	}
 	cfg->addr = ntohl(a);
@@ -167,7 +172,7 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 	cfg->answered = sl_answered;
 	cfg->answered_mask = SL_ANSWERED_ENTRIES - 1;
 	if (sl_config_finish(cfg)) {
-		pr_err("configuration refused by the core: check mss (%u..%u), max_body (<= %u), default_body (<= max_body)\n",
+		pr_err("configuration refused by the core: check addr (unicast), mss (%u..%u), max_body (<= %u), default_body (<= max_body), the interface's MAC (unicast)\n",
 		       SL_MSS_MIN, SL_MSS_MAX, SL_BODY_LIMIT);
 		goto invalid;
 	}
@@ -376,7 +381,7 @@ static struct kparam_string sl_kps_ports = {
 module_param_cb(ifaces, &sl_string_ops, &sl_kps_ifaces, 0644);
 MODULE_PARM_DESC(ifaces, "interfaces to serve on, comma-separated");
 module_param_cb(addr, &sl_string_ops, &sl_kps_addr, 0644);
-MODULE_PARM_DESC(addr, "served IPv4 address (empty: any)");
+MODULE_PARM_DESC(addr, "served IPv4 address, or any (required)");
 module_param_cb(ports, &sl_string_ops, &sl_kps_ports, 0644);
 MODULE_PARM_DESC(ports, "served TCP ports, e.g. 80,8000-8999");
 module_param_cb(mss, &sl_uint_ops, &sl_p_mss, 0644);

@@ -308,6 +308,10 @@ static enum sl_verdict run(struct sl_stats *st, const sl_u8 *f, size_t len, stru
 		const sl_u8 *ip = o->fr[o->n] + 14;
 		sl_u32 tot = sl_rd16(ip + 2);
 
+		if (sl_rd16(o->fr[o->n] + 12) != 0x0800) {	/* ARP */
+			o->len[o->n++] = n;
+			continue;
+		}
 		CHECK(n == 14 + tot, "frame length");
 		CHECK(csum16(ip, 20, 0) == 0, "ip checksum");
 		if (ip[9] == 6) {
@@ -622,6 +626,133 @@ static void test_cookie(void)
 	printf("spoofed ACK+GET answered: %u of 20000\n", answered);
 }
 
+/* ---- addressing (PROTOCOL.md "Who is answered") --------------------------- */
+
+/* Recompute the IP and TCP checksums of a frame whose headers were edited. */
+static void refix(sl_u8 *f, size_t n)
+{
+	sl_u8 *ip = f + 14, *th = ip + 20;
+	sl_u32 tot = sl_rd16(ip + 2), sa = sl_rd32(ip + 12), da = sl_rd32(ip + 16);
+
+	(void)n;
+	sl_wr16(ip + 10, 0);
+	sl_wr16(ip + 10, csum16(ip, 20, 0));
+	sl_wr16(th + 16, 0);
+	sl_wr16(th + 16, csum16(th, tot - 20, (sa >> 16) + (sa & 0xffff) + (da >> 16) +
+				(da & 0xffff) + 6 + (tot - 20)));
+}
+
+/* A SYN from 10.77.0.2 to dst (cfg.addr if 0), edited by the caller. */
+static size_t addr_syn(sl_u8 *f, sl_u32 src, sl_u32 dst)
+{
+	struct client cl = { 0 };
+	size_t n;
+
+	cl.addr = src;
+	cl.port = 1234;
+	cl.sport = 80;
+	cl.mss = 1460;
+	n = mkframe(f, &cl, SL_TH_SYN, 1, 0, 1000, "", 0, 1);
+	if (dst) {
+		sl_wr32(f + 30, dst);
+		refix(f, n);
+	}
+	return n;
+}
+
+static void test_addressing(void)
+{
+	static const struct {
+		const char *what;
+		sl_u32 src, dst;
+		sl_u8 eth_dst[6], eth_src[6];
+		int any;		/* served address: any */
+		enum sl_verdict v;
+	} cases[] = {
+		{ "valid", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_REPLY },
+		{ "valid, any", 0x0a4d0002, 0x0a010203, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_REPLY },
+		{ "to broadcast MAC", 0x0a4d0002, 0, { 255, 255, 255, 255, 255, 255 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_PASS },
+		{ "to multicast MAC", 0x0a4d0002, 0, { 1, 0, 0x5e, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_PASS },
+		{ "to another host's MAC", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 9 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_PASS },
+		{ "from a multicast MAC", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 1 }, { 1, 0, 0x5e, 0, 0, 1 }, 0, SL_DROP },
+		{ "from a broadcast MAC", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 1 }, { 255, 255, 255, 255, 255, 255 }, 0, SL_DROP },
+		{ "from 255.255.255.255", 0xffffffff, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 224.0.0.1", 0xe0000001, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 240.1.2.3", 0xf0010203, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 0.1.2.3", 0x00010203, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 127.0.0.1", 0x7f000001, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from our own address", 0x0a4d0001, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from its destination, any", 0x0a010203, 0x0a010203, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_DROP },
+		{ "to 255.255.255.255, any", 0x0a4d0002, 0xffffffff, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+		{ "to 224.0.0.1, any", 0x0a4d0002, 0xe0000001, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+		{ "to 127.0.0.1, any", 0x0a4d0002, 0x7f000001, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+		{ "to 0.0.0.0, any", 0x0a4d0002, 0x00000000, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+	};
+	static struct out o;
+	struct sl_stats st = { { 0 } };
+	struct sl_config bad;
+	sl_u8 f[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum sl_verdict v;
+		size_t n;
+
+		setup(1460, SL_CFG_ARP | SL_CFG_ICMP_ECHO);
+		if (cases[i].any)
+			cfg.addr = 0;
+		n = addr_syn(f, cases[i].src, cases[i].dst ? cases[i].dst : 0);
+		if (cases[i].dst == 0 && cases[i].any) {	/* to 0.0.0.0 */
+			sl_wr32(f + 30, 0);
+			refix(f, n);
+		}
+		memcpy(f, cases[i].eth_dst, 6);
+		memcpy(f + 6, cases[i].eth_src, 6);
+		v = run(&st, f, n, &o);
+		CHECK(v == cases[i].v, "%s: verdict %d, expected %d", cases[i].what, v, cases[i].v);
+		if (v == SL_REPLY)
+			CHECK(o.n == 1 && !memcmp(o.fr[0] + 6, cfg.mac, 6) &&
+			      !memcmp(o.fr[0], cases[i].eth_src, 6), "%s: reply MACs", cases[i].what);
+	}
+	CHECK(st.c[SL_C_DROP_ADDR] == 9, "drop_addr %llu", (unsigned long long)st.c[SL_C_DROP_ADDR]);
+
+	/* ARP: a broadcast request is answered from our MAC; not from a group */
+	{
+		static const sl_u8 arp[42] = {
+			255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 2, 8, 6,
+			0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 77, 0, 2,
+			0, 0, 0, 0, 0, 0, 10, 77, 0, 1,
+		};
+
+		setup(1460, SL_CFG_ARP);
+		memcpy(f, arp, sizeof(arp));
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_REPLY && o.n == 1 &&
+		      !memcmp(o.fr[0] + 6, cfg.mac, 6), "arp answered");
+		f[6] = 1;	/* from a multicast MAC */
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_DROP, "arp from a group MAC");
+		f[6] = 2;
+		memcpy(f + 28, "\x0a\x4d\x00\x01", 4);	/* from our own address */
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_DROP, "arp from our address");
+		memcpy(f + 28, "\xff\xff\xff\xff", 4);
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_DROP, "arp from 255.255.255.255");
+	}
+
+	/* configurations we refuse: no MAC, a group MAC, a group address */
+	setup(1460, 0);
+	bad = cfg;
+	memset(bad.mac, 0, 6);
+	CHECK(sl_config_finish(&bad) == -1, "zero MAC accepted");
+	bad = cfg;
+	bad.mac[0] = 1;
+	CHECK(sl_config_finish(&bad) == -1, "group MAC accepted");
+	bad = cfg;
+	bad.addr = 0xe0000001;
+	CHECK(sl_config_finish(&bad) == -1, "multicast address accepted");
+	bad = cfg;
+	bad.addr = 0;
+	CHECK(sl_config_finish(&bad) == 0, "any refused");
+}
+
 /* A request retransmitted after its whole response arrived gets an ACK, not a second copy. */
 static void test_answered_filter(void)
 {
@@ -679,6 +810,7 @@ int main(void)
 	test_ports();
 	test_layout_all_sizes();
 	test_truncations();
+	test_addressing();
 	test_cookie();
 	test_answered_filter();
 	test_conversations();

@@ -335,3 +335,56 @@ def test_http10_and_lf_only_lines(env: HostEnv, link: RawLink) -> None:
     c2.handshake()
     data, _ = c2.fetch(b"GET /33 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     check_response(data, 33, keepalive=True)
+
+
+# PROTOCOL.md "Who is answered": SYNs that must get nothing, and why. Each is a
+# frame with a valid checksum to a served port; the core's counters show what it did.
+NOT_OURS = [  # (what, Ether overrides, IP overrides): not for us at all (handed on)
+    ("to the broadcast MAC", {"dst": "ff:ff:ff:ff:ff:ff"}, {}),
+    ("to a multicast MAC", {"dst": "01:00:5e:00:00:01"}, {}),
+    ("to another host's MAC", {"dst": "02:4c:52:00:00:99"}, {}),
+]
+NEVER_ANSWERED = [  # (what, Ether overrides, IP overrides): ours, but never answered
+    ("from a multicast MAC", {"src": "01:00:5e:00:00:01"}, {}),
+    ("from the broadcast MAC", {"src": "ff:ff:ff:ff:ff:ff"}, {}),
+    ("from 255.255.255.255", {}, {"src": "255.255.255.255"}),
+    ("from 224.0.0.1", {}, {"src": "224.0.0.1"}),
+    ("from 240.0.0.9", {}, {"src": "240.0.0.9"}),
+    ("from 0.0.0.9", {}, {"src": "0.0.0.9"}),
+    ("from 127.0.0.1", {}, {"src": "127.0.0.1"}),
+    ("from our own address", {}, {"src": None}),
+]
+
+
+def _syn(c: Conn, eth: dict[str, str], ip: dict[str, str | None]) -> Ether:
+    ip = {k: (c.link.env.addr if v is None else v) for k, v in ip.items()}
+    f = c.frame("S", ack=0, ip=ip, tcp={"options": [("MSS", 1460)]})
+    for k, v in eth.items():
+        setattr(f[Ether], k, v)
+    return fix(f)
+
+
+@pytest.mark.parametrize("what,eth,ip", NOT_OURS + NEVER_ANSWERED, ids=lambda x: x)
+def test_addressing_syn_never_answered(
+    env: HostEnv, link: RawLink, what: str, eth: dict[str, str], ip: dict[str, str | None]
+) -> None:
+    c = Conn(link)
+    before = env.stats()
+    link.send(_syn(c, eth, ip))
+    link.recv(c.sport, first=0.3)
+    d = delta(env, before)
+    assert d.get("tx_frames", 0) == 0 and d.get("syn", 0) == 0, f"{what}: answered: {d}"
+    if (what, eth, ip) in NEVER_ANSWERED:
+        assert d.get("drop_addr") == 1, f"{what}: {d}"
+    else:  # handed on as not ours (other traffic may count as passed too)
+        assert d.get("pass", 0) >= 1 and d.get("drop_addr", 0) == 0, f"{what}: {d}"
+
+
+def test_replies_come_from_our_mac(env: HostEnv, link: RawLink) -> None:
+    """Every frame the server emits has its own MAC as the Ethernet source, whatever MAC the
+    frame it answers was sent to (only its own is answered at all)."""
+    c = Conn(link)
+    sa = c.handshake()
+    assert sa[Ether].src == env.topo.server_mac
+    _, frames = c.fetch(get("/5000"))
+    assert frames and {f[Ether].src for f in frames} == {env.topo.server_mac}
