@@ -19,6 +19,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->ttl = 64;
 	cfg->max_body = SL_BODY_LIMIT;
 	cfg->default_body = 1024;
+	cfg->rst_limit = SL_RST_LIMIT_DEFAULT;
 }
 
 static int sl_t_used(sl_u32 t, sl_u32 tclose)
@@ -55,6 +56,7 @@ static int sl_class_derive(struct sl_config *cfg, int c, sl_u16 mss)
 			cfg->cls_tclose[c] = (sl_u8)tc;
 			cfg->cls_tfin_ka[c] = (sl_u8)tk;
 			cfg->cls_tfin_cl[c] = (sl_u8)tf;
+			cfg->cls_recip[c] = 0xffffffffu / m + 1;
 			return 0;
 		}
 	}
@@ -188,6 +190,9 @@ static const char *const sl_counter_names[SL_C_MAX] = {
 	[SL_C_DROP_WINDOW] = "drop_window",
 	[SL_C_DROP_ACK] = "drop_ack",
 	[SL_C_DROP_ADDR] = "drop_addr",
+	[SL_C_BAD_ECHO] = "bad_echo",
+	[SL_C_STALE_ECHO] = "stale_echo",
+	[SL_C_RST_LIMITED] = "rst_limited",
 };
 
 const char *sl_counter_name(enum sl_counter c)

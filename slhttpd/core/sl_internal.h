@@ -80,6 +80,10 @@ sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len);
 sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
 		 sl_u16 sport, sl_u16 dport);
 
+/* 16 bits of SipHash-2-4 over the 4-tuple, a tick and our 16-bit clock. */
+sl_u16 sl_ts_mac(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
+		 sl_u16 sport, sl_u16 dport, sl_u32 tick, sl_u16 clock);
+
 /* Modular inverse of an odd number mod SL_STATES. */
 sl_u8 sl_inv8(sl_u8 odd);
 

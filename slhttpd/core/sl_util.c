@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
-/* SLHTTPD core: checksums, the handshake cookie hash, small arithmetic. */
+/* SLHTTPD core: checksums, the body pattern, small arithmetic. */
 #include "sl_internal.h"
 
 const char sl_body_line[65] =
@@ -72,55 +72,6 @@ sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len)
 	while (s >> 32)
 		s = (s & 0xffffffffu) + (s >> 32);
 	return (sl_u32)s;
-}
-
-#define ROTL(x, b) (sl_u64)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND							\
-	do {								\
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;			\
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;			\
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-	} while (0)
-
-static sl_u64 rd64le(const sl_u8 *p)
-{
-	sl_u64 v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* SipHash-2-4 of the 12-byte message saddr|daddr|sport|dport. */
-sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
-		 sl_u16 sport, sl_u16 dport)
-{
-	sl_u64 k0 = rd64le(key), k1 = rd64le(key + 8);
-	sl_u64 v0 = k0 ^ 0x736f6d6570736575ull;
-	sl_u64 v1 = k1 ^ 0x646f72616e646f6dull;
-	sl_u64 v2 = k0 ^ 0x6c7967656e657261ull;
-	sl_u64 v3 = k1 ^ 0x7465646279746573ull;
-	sl_u64 m0 = ((sl_u64)daddr << 32) | saddr;
-	sl_u64 b = ((sl_u64)12 << 56) | ((sl_u64)dport << 16) | sport;
-	sl_u64 h;
-
-	v3 ^= m0;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= m0;
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	h = v0 ^ v1 ^ v2 ^ v3;
-	return (sl_u32)(h ^ (h >> 32));
 }
 
 sl_u8 sl_inv8(sl_u8 odd)

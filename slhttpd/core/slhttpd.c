@@ -26,6 +26,15 @@ struct sl_pkt {
 	sl_u8 ts;		/* carries a timestamp option */
 	sl_u32 tsval, tsecr;
 	sl_u32 mss;		/* MSS option (SYN), else SL_DEFAULT_MSS */
+	sl_u32 now;		/* sl_rx.now */
+};
+
+/* What a timestamp echo proves (PROTOCOL.md "Authentication"). */
+enum sl_echo {
+	SL_ECHO_NONE,	/* no timestamp option */
+	SL_ECHO_BAD,	/* not a TSval of ours for this connection, or too old */
+	SL_ECHO_STALE,	/* ours, older than SL_TS_FRESH_TICKS */
+	SL_ECHO_FRESH,	/* ours and fresh */
 };
 
 /* Where an acknowledgement number puts us (see PROTOCOL.md). */
@@ -48,6 +57,9 @@ struct sl_state {
 	enum sl_where where;
 	sl_u8 mode;
 	sl_u32 j;	/* SL_W_BODY: segments left; SL_W_SPLIT: index */
+	enum sl_echo echo;	/* what the timestamp echo proves */
+	sl_s32 delta;	/* SL_ECHO_FRESH: echoed edge - ack, in units */
+	sl_u32 burst;	/* segments this frame may release */
 };
 
 static void sl_count(struct sl_stats *st, enum sl_counter c)
@@ -55,12 +67,78 @@ static void sl_count(struct sl_stats *st, enum sl_counter c)
 	st->c[c]++;
 }
 
-/* The client's window as we use it: at most SL_BURST_MAX segments. */
-static sl_u32 sl_window(const struct sl_pkt *pk, sl_u16 seg)
+/* The client's window as we use it: at most `burst` segments. */
+static sl_u32 sl_window(const struct sl_pkt *pk, sl_u16 seg, sl_u32 burst)
 {
-	sl_u32 cap = (sl_u32)SL_BURST_MAX * seg;
+	sl_u32 cap = burst * seg;
 
 	return pk->win < cap ? pk->win : cap;
+}
+
+/* ---- timestamps: our clock and its MAC ------------------------------- */
+
+#define SL_TICK_MASK	((1u << (32 - SL_TS_TICK_SHIFT)) - 1)
+#define SL_TS_T9_MASK	((1u << SL_TS_TICK_BITS) - 1)
+/* Units of the edge in a TSval: segments, via a reciprocal (no division). */
+#define SL_TS_EDGE_BITS	(16 - SL_TS_TICK_BITS)
+#define SL_TS_EDGE_HALF	(1 << (SL_TS_EDGE_BITS - 1))
+
+static sl_u32 sl_units(const struct sl_config *cfg, int cls, sl_u32 pos)
+{
+	return (sl_u32)(((sl_u64)pos * cfg->cls_recip[cls]) >> 32);
+}
+
+/*
+ * Our TSval: the high 16 bits are a clock, tick * 2^7 + edge (the window
+ * edge in segments), which never goes back on a connection (PAWS); the low
+ * 16 bits are a MAC of the 4-tuple, the whole tick and that clock.
+ */
+static sl_u32 sl_tsval(const struct sl_config *cfg, const struct sl_pkt *pk,
+		       sl_u32 edge_units)
+{
+	sl_u32 tick = (pk->now >> SL_TS_TICK_SHIFT) & SL_TICK_MASK;
+	sl_u16 clock = (sl_u16)((tick << SL_TS_EDGE_BITS) + edge_units);
+
+	return ((sl_u32)clock << 16) |
+	       sl_ts_mac(cfg->secret, pk->saddr, pk->daddr, pk->sport,
+			 pk->dport, tick, clock);
+}
+
+/*
+ * Check the client's echo (TSecr) against the acknowledged position: the
+ * echoed edge is within 2^6 segments of it, which gives back the tick's low
+ * bits; its age gives the whole tick, and the MAC must match.
+ */
+static void sl_echo(const struct sl_config *cfg, const struct sl_pkt *pk,
+		    struct sl_state *s)
+{
+	sl_u32 now = (pk->now >> SL_TS_TICK_SHIFT) & SL_TICK_MASK;
+	sl_u32 clock = pk->tsecr >> 16, x, age, tick;
+
+	s->echo = SL_ECHO_NONE;
+	s->delta = 0;
+	if (!pk->ts)
+		return;
+	x = (clock - sl_units(cfg, s->cls, s->pos) + SL_TS_EDGE_HALF) & 0xffff;
+	age = (now - (x >> SL_TS_EDGE_BITS)) & SL_TS_T9_MASK;
+	tick = (now - age) & SL_TICK_MASK;
+	s->echo = SL_ECHO_BAD;
+	if (age >= SL_TS_PAWS_TICKS ||
+	    sl_ts_mac(cfg->secret, pk->saddr, pk->daddr, pk->sport, pk->dport,
+		      tick, (sl_u16)clock) != (pk->tsecr & 0xffff))
+		return;
+	s->delta = (sl_s32)(x & ((1u << SL_TS_EDGE_BITS) - 1)) - SL_TS_EDGE_HALF;
+	s->echo = age <= SL_TS_FRESH_TICKS ? SL_ECHO_FRESH : SL_ECHO_STALE;
+}
+
+/* Segments a frame may release: its burst, or less for a retransmission. */
+static sl_u32 sl_burst(const struct sl_state *s, int retrans)
+{
+	if (s->echo == SL_ECHO_FRESH)
+		return SL_BURST_MAX;
+	if (retrans)
+		return SL_BURST_RESEND;
+	return s->echo == SL_ECHO_NONE ? SL_BURST_PLAIN : SL_BURST_STALE;
 }
 
 static const sl_u8 sl_mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -175,6 +253,30 @@ static enum sl_verdict sl_rst(struct sl_stats *st, struct sl_reply *rp,
 			      const struct sl_pkt *pk)
 {
 	return sl_ctl(st, rp, pk->ack, 0, SL_TH_RST);
+}
+
+/*
+ * An RST to a frame anyone could have sent blind (no valid cookie, an
+ * unknown state, a bad echo): at most cfg->rst_limit per second, so that
+ * a spoofed flood is not reflected one for one.
+ */
+static enum sl_verdict sl_rst_blind(const struct sl_config *cfg,
+				    struct sl_stats *st, struct sl_reply *rp,
+				    const struct sl_pkt *pk)
+{
+	sl_u32 second = pk->now >> 10;
+
+	if (st->rst_second != second) {
+		st->rst_second = second;
+		st->rst_count = 0;
+	}
+	if (st->rst_count >= cfg->rst_limit) {
+		sl_count(st, SL_C_RST_LIMITED);
+		rp->kind = SL_K_NONE;
+		return SL_DROP;
+	}
+	st->rst_count++;
+	return sl_rst(st, rp, pk);
 }
 
 /* ---- responses ---------------------------------------------------- */
@@ -387,7 +489,7 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 		if (!retrans)
 			mode = SL_MODE_CLOSE;
 		if (sl_layout(rp, 413, 0, req.head, mode, s->seg, s->tclose))
-			return sl_rst(st, rp, pk);
+			return sl_rst_blind(cfg, st, rp, pk);
 	}
 
 	/* where the response starts and which byte the client wants next */
@@ -396,7 +498,7 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 		cur = rp->resp_len;
 	} else {	/* SL_W_SPLIT: a head piece was lost */
 		if (s->j * s->seg >= rp->head_len)
-			return sl_rst(st, rp, pk);
+			return sl_rst_blind(cfg, st, rp, pk);
 		p0 = pk->ack - s->j * s->seg;
 		cur = rp->resp_len - s->j * s->seg;
 	}
@@ -438,8 +540,8 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	} else {
 		sl_count(st, SL_C_REQ_RETRANS);
 	}
-	return sl_send_from(st, rp, cur,
-			    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
+	return sl_send_from(st, rp, cur, (sl_s32)cur -
+			    (sl_s32)sl_window(pk, s->seg, sl_burst(s, retrans)));
 }
 
 /*
@@ -467,7 +569,8 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 				   struct sl_reply *rp)
 {
 	sl_s32 m = s->seg;
-	sl_s32 e = (sl_s32)(s->j * s->seg) - (sl_s32)sl_window(pk, s->seg);
+	sl_s32 e = (sl_s32)(s->j * s->seg) -
+		   (sl_s32)sl_window(pk, s->seg, s->burst);
 	sl_s32 kmin, kmax;
 
 	if (pk->win < s->seg) {
@@ -477,17 +580,18 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 	/*
 	 * The client echoes the window edge of the burst that held the first
 	 * segment after its previous ACK. If it has acknowledged up to that
-	 * edge (or past it), the window drained: release all of it. (While data
-	 * flows, the echo lags a window ahead of the ACK: the rule below.)
+	 * edge (within a segment: the edge is coded in whole segments), the
+	 * window drained: release all of it. (While data flows, the echo lags
+	 * a window ahead of the ACK: the rule below.) Only a fresh echo
+	 * proves that.
 	 */
-	if (pk->ts && (sl_s32)(pk->tsecr - s->pos) < (sl_s32)s->seg &&
-	    (sl_s32)(pk->tsecr - s->pos) > -(sl_s32)SL_CONN_SPAN) {
+	if (s->echo == SL_ECHO_FRESH && s->delta <= 1) {
 		sl_u32 cur = s->j * s->seg;
 
 		sl_body_reply(rp, pk, s, pk->seq - 1);
 		sl_count(st, SL_C_CONT);
-		return sl_send_from(st, rp, cur,
-				    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
+		return sl_send_from(st, rp, cur, (sl_s32)cur -
+				    (sl_s32)sl_window(pk, s->seg, s->burst));
 	}
 	kmin = e <= 0 ? 0 : (e + m - 1) / m;
 	if (e + 2 * m <= 0) {
@@ -524,8 +628,8 @@ static enum sl_verdict sl_resend_body(struct sl_stats *st,
 
 	sl_body_reply(rp, pk, s, pk->seq);
 	sl_count(st, SL_C_REQ_RETRANS);
-	return sl_send_from(st, rp, cur,
-			    (sl_s32)cur - (sl_s32)sl_window(pk, s->seg));
+	return sl_send_from(st, rp, cur, (sl_s32)cur -
+			    (sl_s32)sl_window(pk, s->seg, sl_burst(s, 1)));
 }
 
 static enum sl_verdict sl_fin(const struct sl_config *cfg,
@@ -552,7 +656,7 @@ static enum sl_verdict sl_fin(const struct sl_config *cfg,
 		return sl_ctl(st, rp, pk->ack, ack, SL_TH_ACK);
 	default:
 		sl_count(st, SL_C_BAD_STATE);
-		return sl_rst(st, rp, pk);
+		return sl_rst_blind(cfg, st, rp, pk);
 	}
 }
 
@@ -620,7 +724,7 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			      pk->dport);
 		sl_count(st, SL_C_SYN);
 		rp->mss_opt = 1;
-		rp->tsval = SL_R0;
+		rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, c, SL_R0));
 		return sl_ctl(st, rp, sl_base(h, c) + SL_R0 - 1, pk->seq + 1,
 			      SL_TH_SYN | SL_TH_ACK);
 	}
@@ -630,13 +734,18 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 	}
 	if (sl_decode(cfg, pk, &s)) {
 		sl_count(st, SL_C_BAD_COOKIE);
-		return sl_rst(st, rp, pk);
+		return sl_rst_blind(cfg, st, rp, pk);
 	}
+	sl_echo(cfg, pk, &s);
+	s.burst = sl_burst(&s, 0);
 	/*
-	 * TSval = position of the client's window edge when we sent: it never
-	 * decreases (the edge never moves left), and the client echoes it.
+	 * TSval: our clock carries the client's window edge as we use it,
+	 * which never moves left (the client echoes it: see sl_continue).
 	 */
-	rp->tsval = s.pos + sl_window(pk, s.seg);
+	rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, s.cls, s.pos +
+				 sl_window(pk, s.seg, s.burst)));
+	if (s.echo == SL_ECHO_STALE)
+		sl_count(st, SL_C_STALE_ECHO);
 	if ((f & SL_TH_FIN) && !(pk->plen && s.where == SL_W_REQ))
 		return sl_fin(cfg, st, pk, &s, rp);
 	if (pk->plen) {
@@ -651,8 +760,13 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 				      SL_TH_FIN | SL_TH_ACK);
 		case SL_W_BAD:
 			sl_count(st, SL_C_BAD_STATE);
-			return sl_rst(st, rp, pk);
+			return sl_rst_blind(cfg, st, rp, pk);
 		default:
+			/* data that would release data: only with our echo */
+			if (s.echo == SL_ECHO_BAD) {
+				sl_count(st, SL_C_BAD_ECHO);
+				return sl_rst_blind(cfg, st, rp, pk);
+			}
 			if (!pk->win) {
 				sl_count(st, SL_C_DROP_WINDOW);
 				return SL_DROP;
@@ -686,10 +800,14 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 		sl_count(st, SL_C_DROP_ACK);
 		return SL_DROP;
 	case SL_W_BODY:
+		if (s.echo == SL_ECHO_BAD) {
+			sl_count(st, SL_C_BAD_ECHO);
+			return SL_DROP;
+		}
 		return sl_continue(st, pk, &s, rp);
 	case SL_W_BAD:
 		sl_count(st, SL_C_BAD_STATE);
-		return sl_rst(st, rp, pk);
+		return sl_rst_blind(cfg, st, rp, pk);
 	default:
 		sl_count(st, SL_C_DROP_ACK);
 		return SL_DROP;
@@ -868,6 +986,7 @@ enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
 	pk.ack = sl_rd32(pk.tcp + 8);
 	pk.flags = pk.tcp[13];
 	pk.win = sl_rd16(pk.tcp + 14);
+	pk.now = rx->now;
 	sl_tcp_options(&pk);
 	return sl_tcp(cfg, st, &pk, rp);
 pass:

@@ -5,7 +5,8 @@
  *
  *   slhttpd-host --iface NAME --addr A.B.C.D [--ports 80,8000-8999] [--mss N]
  *                [--max-body N] [--default-body N] [--window N] [--fast-close]
- *                [--no-arp] [--no-icmp] [--stats-json FILE] [--allow-local-addr]
+ *                [--no-arp] [--no-icmp] [--rst-limit N] [--stats-json FILE]
+ *                [--allow-local-addr]
  *
  * Counters are printed on SIGINT/SIGTERM (then it exits) and on SIGUSR1; with
  * --stats-json they are also written to FILE at start, on SIGUSR1 and at exit.
@@ -59,9 +60,11 @@ static void usage(FILE *out)
 		"  --fast-close        RST instead of the last ACK\n"
 		"  --no-arp            do not answer ARP for ADDR (the peer needs a static entry)\n"
 		"  --no-icmp           do not answer ping for ADDR\n"
+		"  --rst-limit N       RSTs per second to blind frames (bad cookie or echo; "
+		"default %u, 0: none)\n"
 		"  --stats-json FILE   write counters as JSON at start, on SIGUSR1 and at exit\n"
 		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n",
-		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT);
+		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT);
 }
 
 static int parse_u32(const char *opt, const char *s, unsigned long lo, unsigned long hi,
@@ -116,6 +119,7 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 			 const uint8_t *data, uint32_t len, uint32_t flags)
 {
 	struct sl_rx rx = { .data = data, .len = len, .flags = flags };
+	struct timespec ts;
 	struct sl_reply rp;
 	struct sl_txinfo ti;
 
@@ -123,6 +127,8 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 	 * PASS needs nothing: on AF_PACKET the kernel got its own copy of
 	 * every frame (and drops ours, as the address is not its own).
 	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rx.now = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 	if (sl_input(cfg, st, &rx, &rp) != SL_REPLY)
 		return;
 	for (unsigned int i = 0; i < EMIT_MAX; i++) {
@@ -149,6 +155,7 @@ int main(int argc, char **argv)
 		{ "no-arp", no_argument, NULL, 'A' },
 		{ "no-icmp", no_argument, NULL, 'I' },
 		{ "stats-json", required_argument, NULL, 'j' },
+		{ "rst-limit", required_argument, NULL, 'r' },
 		{ "allow-local-addr", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -161,6 +168,7 @@ int main(int argc, char **argv)
 	static struct fe_port port;
 	const char *iface = NULL, *addr = NULL, *ports = "80", *json = NULL;
 	uint32_t mss = 0, max_body = SL_BODY_LIMIT, def_body = 1024, window = 65535;
+	uint32_t rst_limit = SL_RST_LIMIT_DEFAULT;
 	int fast_close = 0, arp = 1, icmp = 1, allow_local = 0, opt;
 	struct in_addr in;
 	char err[512], lif[IFNAMSIZ + 1];
@@ -206,6 +214,10 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = optarg;
+			break;
+		case 'r':
+			if (parse_u32("--rst-limit", optarg, 0, 1000000, &rst_limit))
+				return 2;
 			break;
 		case 'L':
 			allow_local = 1;
@@ -258,6 +270,7 @@ int main(int argc, char **argv)
 	cfg.window = (sl_u16)window;
 	cfg.max_body = max_body;
 	cfg.default_body = def_body;
+	cfg.rst_limit = rst_limit;
 	cfg.flags = (arp ? SL_CFG_ARP : 0) | (icmp ? SL_CFG_ICMP_ECHO : 0) |
 		    (fast_close ? SL_CFG_FAST_CLOSE : 0);
 	cfg.answered = answered;
