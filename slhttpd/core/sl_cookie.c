@@ -6,77 +6,76 @@
  */
 #include "sl_internal.h"
 
-#define ROTL(x, b) (sl_u64)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND							\
+/*
+ * HalfSipHash-1-3: SipHash's 32-bit variant with one round per word and
+ * three to finish, which is what Linux's hsiphash() is on 32-bit CPUs
+ * (SipHash-2-4 in 64-bit arithmetic costs several times more there). Its
+ * 64-bit key is out of reach of an attacker who only sees its own
+ * connections' cookies and TSvals; a blind attacker sees nothing of it.
+ */
+#define ROTL32(x, b) (sl_u32)(((x) << (b)) | ((x) >> (32 - (b))))
+#define HSIPROUND							\
 	do {								\
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;			\
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;			\
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+		v0 += v1; v1 = ROTL32(v1, 5); v1 ^= v0; v0 = ROTL32(v0, 16); \
+		v2 += v3; v3 = ROTL32(v3, 8); v3 ^= v2;			\
+		v0 += v3; v3 = ROTL32(v3, 7); v3 ^= v0;			\
+		v2 += v1; v1 = ROTL32(v1, 13); v1 ^= v2; v2 = ROTL32(v2, 16); \
 	} while (0)
 
-static sl_u64 rd64le(const sl_u8 *p)
+static sl_u32 rd32le(const sl_u8 *p)
 {
-	sl_u64 v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+	return (sl_u32)p[0] | (sl_u32)p[1] << 8 | (sl_u32)p[2] << 16 |
+	       (sl_u32)p[3] << 24;
 }
 
-/* SipHash-2-4 of the n 64-bit words m[] (the last one holds the length). */
-static sl_u64 sl_siphash(const sl_u8 key[16], const sl_u64 *m, int n)
+/* HalfSipHash-1-3 (64-bit key) of the n 32-bit words m[] (the last holds the length). */
+static sl_u32 sl_hsiphash(const sl_u8 key[8], const sl_u32 *m, int n)
 {
-	sl_u64 k0 = rd64le(key), k1 = rd64le(key + 8);
-	sl_u64 v0 = k0 ^ 0x736f6d6570736575ull;
-	sl_u64 v1 = k1 ^ 0x646f72616e646f6dull;
-	sl_u64 v2 = k0 ^ 0x6c7967656e657261ull;
-	sl_u64 v3 = k1 ^ 0x7465646279746573ull;
+	sl_u32 k0 = rd32le(key), k1 = rd32le(key + 4);
+	sl_u32 v0 = k0, v1 = k1;
+	sl_u32 v2 = k0 ^ 0x6c796765u, v3 = k1 ^ 0x74656462u;
 	int i;
 
 	for (i = 0; i < n; i++) {
 		v3 ^= m[i];
-		SIPROUND;
-		SIPROUND;
+		HSIPROUND;
 		v0 ^= m[i];
 	}
 	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	HSIPROUND;
+	HSIPROUND;
+	HSIPROUND;
+	return v1 ^ v3;
 }
 
-/* SipHash-2-4 of the 12-byte message saddr|daddr|sport|dport. */
+/* HalfSipHash-1-3 of the 12-byte message saddr|daddr|sport|dport. */
 sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
 		 sl_u16 sport, sl_u16 dport)
 {
-	sl_u64 m[2];
-	sl_u64 h;
+	sl_u32 m[4];
 
-	m[0] = ((sl_u64)daddr << 32) | saddr;
-	m[1] = ((sl_u64)12 << 56) | ((sl_u64)dport << 16) | sport;
-	h = sl_siphash(key, m, 2);
-	return (sl_u32)(h ^ (h >> 32));
+	m[0] = saddr;
+	m[1] = daddr;
+	m[2] = (sl_u32)dport << 16 | sport;
+	m[3] = (sl_u32)12 << 24;
+	return sl_hsiphash(key, m, 4);
 }
 
 /*
- * The timestamp MAC: 16 bits of SipHash-2-4 over the 18-byte message
- * saddr|daddr|sport|dport|tick|clock (a different length from the
- * cookie's message, so the two never collide).
+ * The timestamp MAC: 16 bits of HalfSipHash-1-3 over the 18-byte message
+ * saddr|daddr|sport|dport|tick|clock, keyed with the secret's second half
+ * (and a different length from the cookie's message).
  */
 sl_u16 sl_ts_mac(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
 		 sl_u16 sport, sl_u16 dport, sl_u32 tick, sl_u16 clock)
 {
-	sl_u64 m[3];
-	sl_u64 h;
+	sl_u32 m[5], h;
 
-	m[0] = ((sl_u64)daddr << 32) | saddr;
-	m[1] = ((sl_u64)tick << 32) | ((sl_u64)dport << 16) | sport;
-	m[2] = ((sl_u64)18 << 56) | clock;
-	h = sl_siphash(key, m, 3);
-	return (sl_u16)(h ^ (h >> 16) ^ (h >> 32) ^ (h >> 48));
+	m[0] = saddr;
+	m[1] = daddr;
+	m[2] = (sl_u32)dport << 16 | sport;
+	m[3] = tick;
+	m[4] = (sl_u32)18 << 24 | clock;
+	h = sl_hsiphash(key + 8, m, 5);
+	return (sl_u16)(h ^ (h >> 16));
 }
-

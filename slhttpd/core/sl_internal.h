@@ -89,6 +89,9 @@ sl_u8 sl_inv8(sl_u8 odd);
 
 /* The 64-byte line the body pattern repeats, anchored at the body's end. */
 extern const char sl_body_line[65];
+/* sl_body_line repeated: 63 + SL_MSS_MAX bytes at least */
+#define SL_BODY_RUN	(24 * 64)
+extern const char sl_body_run[SL_BODY_RUN + 1];
 
 static inline sl_u8 sl_body_byte(sl_u32 dist_to_end)
 {

@@ -2,8 +2,13 @@
 /* SLHTTPD core: checksums, the body pattern, small arithmetic. */
 #include "sl_internal.h"
 
-const char sl_body_line[65] =
-	"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n";
+#define SL_LINE "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+#define SL_LINE4 SL_LINE SL_LINE SL_LINE SL_LINE
+
+const char sl_body_line[65] = SL_LINE;
+/* The line 24 times: any body run of a segment is one copy from here. */
+const char sl_body_run[SL_BODY_RUN + 1] =
+	SL_LINE4 SL_LINE4 SL_LINE4 SL_LINE4 SL_LINE4 SL_LINE4;
 
 /*
  * Ones' complement sums do not depend on byte order (RFC 1071): add native

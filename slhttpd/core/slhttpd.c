@@ -281,67 +281,73 @@ static enum sl_verdict sl_rst_blind(const struct sl_config *cfg,
 
 /* ---- responses ---------------------------------------------------- */
 
-static sl_u32 sl_put(sl_u8 *dst, sl_u32 at, const char *s)
+/* Append the n bytes of s (a literal: n is a constant). */
+static sl_u32 sl_put(sl_u8 *dst, sl_u32 at, const char *s, sl_u32 n)
 {
-	while (*s && at < SL_RESP_HDR_MAX)
-		dst[at++] = (sl_u8)*s++;
-	return at;
+	sl_copy(dst + at, (const sl_u8 *)s, n);
+	return at + n;
 }
+
+#define SL_PUT(dst, at, lit)	sl_put(dst, at, lit, sizeof(lit) - 1)
 
 static sl_u32 sl_put_u32(sl_u8 *dst, sl_u32 at, sl_u32 v)
 {
-	char tmp[11];
+	sl_u8 tmp[10];
 	int n = 0;
 
 	do {
-		tmp[n++] = (char)('0' + v % 10);
+		tmp[n++] = (sl_u8)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	while (n && at < SL_RESP_HDR_MAX)
-		dst[at++] = (sl_u8)tmp[--n];
+	while (n)
+		dst[at++] = tmp[--n];
 	return at;
 }
 
-static const char *sl_status_line(sl_u16 status)
+/* A status line (with its extra headers) and an error body. */
+struct sl_text {
+	const char *s;
+	sl_u8 n;
+};
+
+#define SL_TEXT(lit)	{ lit, sizeof(lit) - 1 }
+
+static const struct sl_text sl_status_lines[] = {
+	SL_TEXT("HTTP/1.1 200 OK\r\n"),
+	SL_TEXT("HTTP/1.1 400 Bad Request\r\n"),
+	SL_TEXT("HTTP/1.1 404 Not Found\r\n"),
+	SL_TEXT("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"),
+	SL_TEXT("HTTP/1.1 413 Content Too Large\r\n"),
+};
+
+static const struct sl_text sl_status_bodies[] = {
+	SL_TEXT(""),
+	SL_TEXT("bad request\n"),
+	SL_TEXT("not found\n"),
+	SL_TEXT("use GET or HEAD\n"),
+	SL_TEXT("object too large\n"),
+};
+
+static int sl_status_index(sl_u16 status)
 {
 	switch (status) {
 	case 200:
-		return "HTTP/1.1 200 OK\r\n";
+		return 0;
 	case 404:
-		return "HTTP/1.1 404 Not Found\r\n";
+		return 2;
 	case 405:
-		return "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n";
+		return 3;
 	case 413:
-		return "HTTP/1.1 413 Content Too Large\r\n";
+		return 4;
 	default:
-		return "HTTP/1.1 400 Bad Request\r\n";
+		return 1;
 	}
 }
 
-static const char *sl_status_body(sl_u16 status)
-{
-	switch (status) {
-	case 200:
-		return "";
-	case 404:
-		return "not found\n";
-	case 405:
-		return "use GET or HEAD\n";
-	case 413:
-		return "object too large\n";
-	default:
-		return "bad request\n";
-	}
-}
-
-static sl_u32 sl_strlen(const char *s)
-{
-	sl_u32 n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
+#define SL_X16	"xxxxxxxxxxxxxxxx"
+#define SL_X64	SL_X16 SL_X16 SL_X16 SL_X16
+/* X-Pad's value: up to 255 'x' in one copy */
+static const char sl_pad[256] = SL_X64 SL_X64 SL_X64 SL_X16 SL_X16 SL_X16 "xxxxxxxxxxxxxxx";
 
 /*
  * Lay out a response: headers (padded so that its end lands on the mode's
@@ -352,29 +358,32 @@ static int sl_layout(struct sl_reply *rp,
 		     sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode,
 		     sl_u16 seg, sl_u8 tclose)
 {
-	const char *ebody = sl_status_body(status);
-	sl_u32 elen = sl_strlen(ebody);
+	int si = sl_status_index(status);
+	const struct sl_text *line = &sl_status_lines[si];
+	const struct sl_text *ebody = &sl_status_bodies[si];
+	sl_u32 elen = ebody->n;
 	sl_u32 clen = status == 200 ? body : elen;
 	sl_u32 send_body = (status == 200 && !head) ? body : 0;
 	sl_u32 at, base, target, pad, len, n, pieces;
 
-	at = sl_put(rp->hdr, 0, sl_status_line(status));
-	at = sl_put(rp->hdr, at, "Content-Length: ");
+	/* at most 51 + 16 + 10 + 39 + 10 + 9 + 255 + 4 + 16 < SL_RESP_HDR_MAX */
+	at = sl_put(rp->hdr, 0, line->s, line->n);
+	at = SL_PUT(rp->hdr, at, "Content-Length: ");
 	at = sl_put_u32(rp->hdr, at, clen);
-	at = sl_put(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
-	at = sl_put(rp->hdr, at, mode == SL_MODE_CLOSE ? "close" : "keep-alive");
-	at = sl_put(rp->hdr, at, "\r\nX-Pad: ");
+	at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
+	if (mode == SL_MODE_CLOSE)
+		at = SL_PUT(rp->hdr, at, "close");
+	else
+		at = SL_PUT(rp->hdr, at, "keep-alive");
+	at = SL_PUT(rp->hdr, at, "\r\nX-Pad: ");
 	/* what follows the pad: "\r\n\r\n", the error text, the body */
 	base = at + 4 + (head ? 0 : (status == 200 ? 0 : elen)) + send_body;
 	target = mode == SL_MODE_CLOSE ? (0u - (sl_u32)tclose * seg) : 0u;
 	pad = (target - base) & SL_STATE_MASK;
-	if (at + pad + 4 + elen > SL_RESP_HDR_MAX)
-		return -1;
-	while (pad--)
-		rp->hdr[at++] = 'x';
-	at = sl_put(rp->hdr, at, "\r\n\r\n");
+	at = sl_put(rp->hdr, at, sl_pad, pad);
+	at = SL_PUT(rp->hdr, at, "\r\n\r\n");
 	if (status != 200 && !head)
-		at = sl_put(rp->hdr, at, ebody);
+		at = sl_put(rp->hdr, at, ebody->s, elen);
 
 	len = at + send_body;
 	n = send_body / seg;
@@ -724,7 +733,8 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			      pk->dport);
 		sl_count(st, SL_C_SYN);
 		rp->mss_opt = 1;
-		rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, c, SL_R0));
+		if (pk->ts)
+			rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, c, SL_R0));
 		return sl_ctl(st, rp, sl_base(h, c) + SL_R0 - 1, pk->seq + 1,
 			      SL_TH_SYN | SL_TH_ACK);
 	}
@@ -742,8 +752,9 @@ static enum sl_verdict sl_tcp(const struct sl_config *cfg,
 	 * TSval: our clock carries the client's window edge as we use it,
 	 * which never moves left (the client echoes it: see sl_continue).
 	 */
-	rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, s.cls, s.pos +
-				 sl_window(pk, s.seg, s.burst)));
+	if (pk->ts)
+		rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, s.cls, s.pos +
+					 sl_window(pk, s.seg, s.burst)));
 	if (s.echo == SL_ECHO_STALE)
 		sl_count(st, SL_C_STALE_ECHO);
 	if ((f & SL_TH_FIN) && !(pk->plen && s.where == SL_W_REQ))
@@ -1097,14 +1108,9 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 		i = n;
 		d -= n;
 	}
-	while (i < len) {	/* body: runs of the line, anchored at the end */
-		sl_u32 at = (64 - (d & 63)) & 63;
-
-		n = 64 - at < len - i ? 64 - at : len - i;
-		sl_copy(pl + i, (const sl_u8 *)sl_body_line + at, n);
-		i += n;
-		d -= n;
-	}
+	if (i < len)	/* body: the line anchored at the end, in one copy */
+		sl_copy(pl + i, (const sl_u8 *)sl_body_run + ((64 - (d & 63)) & 63),
+			len - i);
 	if (end == 0) {
 		flags |= SL_TH_PSH;
 		if (rp->fin)
