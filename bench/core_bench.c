@@ -3,7 +3,7 @@
  * Cost of the SLHTTPD core per frame, per path: prebuilt frames fed to
  * sl_input() + every sl_emit() of the reply, in a timed loop.
  *
- *   core_bench [--iters N] [--path NAME] [--csum-ok] [--tx-offload] [--ts]
+ *   core_bench [--iters N] [--path NAME] [--csum-ok] [--tx-offload] [--ts] [--no-time]
  *
  * Paths: syn (SYN -> SYN-ACK), req64 / req1k / req8k (GET -> response, a
  * whole window), ack_cont (ACK mid-response -> next segments), ack_end (final
@@ -16,7 +16,9 @@
  * in the TCP checksum (as mvneta does); --ts: the client negotiated
  * timestamps and every frame echoes our last TSval (the MAC check is part
  * of the cost). Under qemu-arm (bench/run_bench.py) the difference of two
- * --iters counts gives exact ARMv7 instructions per call.
+ * --iters counts gives exact ARMv7 instructions per call; --no-time makes
+ * that exact (formatting measured times costs a time-dependent number of
+ * instructions: they are printed as 0).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -70,6 +72,7 @@ static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16
 static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 
 static int use_ts;		/* --ts */
+static int no_time;		/* --no-time */
 static uint32_t echo;		/* the TSval frames echo (the last one we saw) */
 
 /* An Ethernet + IPv4 + TCP frame from the client, checksums filled in. */
@@ -180,6 +183,8 @@ static double now_ns(void)
 {
 	struct timespec ts;
 
+	if (no_time)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
@@ -208,9 +213,11 @@ int main(int argc, char **argv)
 			txflags = SL_TX_CSUM_OFFLOAD;
 		else if (!strcmp(argv[i], "--ts"))
 			use_ts = 1;
+		else if (!strcmp(argv[i], "--no-time"))
+			no_time = 1;
 		else {
 			fprintf(stderr, "usage: core_bench [--iters N] [--path NAME] [--csum-ok] "
-				"[--tx-offload] [--ts]\n");
+				"[--tx-offload] [--ts] [--no-time]\n");
 			return 2;
 		}
 	}

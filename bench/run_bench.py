@@ -240,7 +240,7 @@ def arm_counts(paths: list[str], flags: list[str]) -> dict[str, float]:
     def executed(n: int, path: str) -> int:
         proc = subprocess.run(
             [qemu, single, "-d", "exec,nochain", str(exe), "--iters", str(n), "--path", path,
-             *flags],
+             "--no-time", *flags],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, timeout=600,
         )  # fmt: skip
         return proc.stderr.count(b"Trace ")
