@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "../core/sl_util.c"
+#include "../core/sl_csum.c"
 #include "../core/sl_cookie.c"
 #include "../core/sl_config.c"
 #include "../core/sl_http.c"
