@@ -1023,10 +1023,12 @@ static sl_u32 sl_eth_ip(const struct sl_config *cfg, const struct sl_reply *rp,
 	sl_wr16(ip + 6, 0x4000);	/* DF */
 	ip[8] = cfg->ttl;
 	ip[9] = proto;
-	sl_wr16(ip + 10, 0);
 	sl_wr32(ip + 12, rp->saddr);
 	sl_wr32(ip + 16, rp->daddr);
-	sl_wr16(ip + 10, (sl_u16)~sl_csum_fold(sl_csum_add(0, ip, 20)));
+	/* the header's sum from the values written, not read back */
+	sl_wr16(ip + 10, (sl_u16)~sl_csum_fold(0x4500u + tot + 0x4000u +
+		((sl_u32)cfg->ttl << 8) + proto + (rp->saddr >> 16) +
+		(rp->saddr & 0xffff) + (rp->daddr >> 16) + (rp->daddr & 0xffff)));
 	return SL_ETH_HLEN + tot;
 }
 
