@@ -12,7 +12,10 @@
 #include "../core/sl_cookie.c"
 #include "../core/sl_config.c"
 #include "../core/sl_http.c"
-#include "../core/slhttpd.c"
+#include "../core/sl_layout.c"
+#include "../core/sl_tcp.c"
+#include "../core/sl_input.c"
+#include "../core/sl_output.c"
 
 #include <stdio.h>
 #include <stdlib.h>
