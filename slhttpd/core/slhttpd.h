@@ -19,6 +19,12 @@
  *   }
  * sl_input() never writes to the received frame; sl_emit() writes only
  * into buf[0..cap). Neither keeps any state between frames.
+ *
+ * Files (as lwIP's tcp_in/tcp_out): sl_input.c (frame parsing, ARP, ICMP),
+ * sl_tcp.c (TCP state: cookie decode, timestamp echo, what a segment gets),
+ * sl_http.c (request parsing), sl_layout.c (response headers and
+ * segmentation), sl_output.c (sl_emit: the frames), sl_cookie.c (cookie and
+ * timestamp MAC), sl_csum.c (checksums), sl_config.c, sl_util.c.
  */
 #ifndef SLHTTPD_CORE_H
 #define SLHTTPD_CORE_H
