@@ -19,6 +19,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->ttl = 64;
 	cfg->max_body = SL_BODY_LIMIT;
 	cfg->default_body = 1024;
+	cfg->rst_limit = SL_RST_LIMIT_DEFAULT;
 }
 
 static int sl_t_used(sl_u32 t, sl_u32 tclose)
@@ -55,6 +56,7 @@ static int sl_class_derive(struct sl_config *cfg, int c, sl_u16 mss)
 			cfg->cls_tclose[c] = (sl_u8)tc;
 			cfg->cls_tfin_ka[c] = (sl_u8)tk;
 			cfg->cls_tfin_cl[c] = (sl_u8)tf;
+			cfg->cls_recip[c] = 0xffffffffu / m + 1;
 			return 0;
 		}
 	}
@@ -70,6 +72,12 @@ int sl_config_finish(struct sl_config *cfg)
 	if (cfg->max_body > SL_BODY_LIMIT || cfg->default_body > cfg->max_body)
 		return -1;
 	if (cfg->window == 0 || cfg->ttl == 0)
+		return -1;
+	/* a unicast MAC, and an address we may answer from (0: any) */
+	if ((cfg->mac[0] & 1) || !(cfg->mac[0] | cfg->mac[1] | cfg->mac[2] |
+				   cfg->mac[3] | cfg->mac[4] | cfg->mac[5]))
+		return -1;
+	if (cfg->addr && !sl_addr_unicast(cfg->addr))
 		return -1;
 	for (c = 0; c < SL_CLASSES; c++) {
 		sl_u16 mss = c < SL_CLASSES - 1 ? sl_class_mss[c] : cfg->mss;
@@ -181,6 +189,10 @@ static const char *const sl_counter_names[SL_C_MAX] = {
 	[SL_C_BAD_STATE] = "bad_state",
 	[SL_C_DROP_WINDOW] = "drop_window",
 	[SL_C_DROP_ACK] = "drop_ack",
+	[SL_C_DROP_ADDR] = "drop_addr",
+	[SL_C_BAD_ECHO] = "bad_echo",
+	[SL_C_STALE_ECHO] = "stale_echo",
+	[SL_C_RST_LIMITED] = "rst_limited",
 };
 
 const char *sl_counter_name(enum sl_counter c)

@@ -103,9 +103,21 @@ static int sl_target_size(const struct sl_config *cfg, const sl_u8 *u,
 	return 0;
 }
 
-/* Find the end of the line starting at i: index of its '\n', or len. */
+/*
+ * Find the end of the line starting at i: index of its '\n', or len. Four
+ * bytes at a time: a word has a '\n' iff w ^ 0x0a0a0a0a has a zero byte.
+ */
 static sl_u32 sl_eol(const sl_u8 *d, sl_u32 len, sl_u32 i)
 {
+	sl_u32 w;
+
+	while (i + 4 <= len) {
+		__builtin_memcpy(&w, d + i, 4);
+		w ^= 0x0a0a0a0au;
+		if ((w - 0x01010101u) & ~w & 0x80808080u)
+			break;
+		i += 4;
+	}
 	while (i < len && d[i] != '\n')
 		i++;
 	return i;

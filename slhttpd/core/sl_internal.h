@@ -59,6 +59,18 @@ static inline void sl_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 	__builtin_memcpy(dst, src, len);
 }
 
+/*
+ * An address a peer may have (and we may answer): not in 0/8 (this
+ * network), 127/8 (loopback), 224/4 (multicast), 240/4 (reserved, and the
+ * limited broadcast 255.255.255.255).
+ */
+static inline int sl_addr_unicast(sl_u32 a)
+{
+	sl_u32 top = a >> 24;
+
+	return top != 0 && top != 127 && top < 224;
+}
+
 /* Ones' complement sum (not folded) of len bytes, big-endian words. */
 sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len);
 sl_u16 sl_csum_fold(sl_u32 sum);
@@ -68,11 +80,18 @@ sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len);
 sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
 		 sl_u16 sport, sl_u16 dport);
 
+/* 16 bits of SipHash-2-4 over the 4-tuple, a tick and our 16-bit clock. */
+sl_u16 sl_ts_mac(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
+		 sl_u16 sport, sl_u16 dport, sl_u32 tick, sl_u16 clock);
+
 /* Modular inverse of an odd number mod SL_STATES. */
 sl_u8 sl_inv8(sl_u8 odd);
 
 /* The 64-byte line the body pattern repeats, anchored at the body's end. */
 extern const char sl_body_line[65];
+/* sl_body_line repeated: 63 + SL_MSS_MAX bytes at least */
+#define SL_BODY_RUN	(24 * 64)
+extern const char sl_body_run[SL_BODY_RUN + 1];
 
 static inline sl_u8 sl_body_byte(sl_u32 dist_to_end)
 {
@@ -92,5 +111,58 @@ struct sl_request {
 /* Parse one request from data[0..len); returns 0, or -1 if not even a request line. */
 int sl_parse_request(const struct sl_config *cfg, const sl_u8 *data,
 		     sl_u32 len, struct sl_request *req);
+
+/* ---- shared by the core's files ---------------------------------------- */
+
+#define SL_ETH_HLEN	14
+#define SL_ETH_P_IP	0x0800
+#define SL_ETH_P_ARP	0x0806
+#define SL_IPPROTO_ICMP	1
+#define SL_IPPROTO_TCP	6
+
+/* A validated view of a received TCP/IPv4 frame. */
+struct sl_pkt {
+	const sl_u8 *eth;
+	const sl_u8 *ip;
+	const sl_u8 *tcp;
+	const sl_u8 *payload;
+	sl_u32 ihl, thl, plen;
+	sl_u32 saddr, daddr;
+	sl_u16 sport, dport, win;
+	sl_u32 seq, ack;
+	sl_u8 flags;
+	sl_u8 ts;		/* carries a timestamp option */
+	sl_u32 tsval, tsecr;
+	sl_u32 mss;		/* MSS option (SYN), else SL_DEFAULT_MSS */
+	sl_u32 now;		/* sl_rx.now */
+};
+
+static inline void sl_count(struct sl_stats *st, enum sl_counter c)
+{
+	st->c[c]++;
+}
+
+/*
+ * May we answer this sender at all? A unicast Ethernet source, a unicast
+ * IPv4 source that is not our own address (the destination: it is ours).
+ * Anything else is a spoofed or looped frame: a reply would go to a group,
+ * to ourselves, or nowhere.
+ */
+static inline int sl_peer_ok(const struct sl_pkt *pk)
+{
+	return !(pk->eth[6] & 1) && sl_addr_unicast(pk->saddr) &&
+	       pk->saddr != pk->daddr;
+}
+
+/* sl_tcp.c: a validated TCP segment to its reply plan */
+enum sl_verdict sl_tcp(const struct sl_config *cfg, struct sl_stats *st,
+		       const struct sl_pkt *pk, struct sl_reply *rp);
+/* sl_tcp.c: the reply goes back to the sender of pk */
+void sl_reply_addr(struct sl_reply *rp, const struct sl_pkt *pk);
+/* sl_layout.c: headers and segmentation; 0, or -1 if too large for the states */
+int sl_layout(struct sl_reply *rp, sl_u16 status, sl_u32 body, sl_u8 head,
+	      sl_u8 mode, sl_u16 seg, sl_u8 tclose);
+/* sl_layout.c: end distance of the segment starting at distance cur from the end */
+sl_u32 sl_next_end(const struct sl_reply *rp, sl_u32 cur);
 
 #endif /* SLHTTPD_INTERNAL_H */

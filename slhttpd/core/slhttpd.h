@@ -19,6 +19,12 @@
  *   }
  * sl_input() never writes to the received frame; sl_emit() writes only
  * into buf[0..cap). Neither keeps any state between frames.
+ *
+ * Files (as lwIP's tcp_in/tcp_out): sl_input.c (frame parsing, ARP, ICMP),
+ * sl_tcp.c (TCP state: cookie decode, timestamp echo, what a segment gets),
+ * sl_http.c (request parsing), sl_layout.c (response headers and
+ * segmentation), sl_output.c (sl_emit: the frames), sl_cookie.c (cookie and
+ * timestamp MAC), sl_csum.c (checksums), sl_config.c, sl_util.c.
  */
 #ifndef SLHTTPD_CORE_H
 #define SLHTTPD_CORE_H
@@ -42,8 +48,28 @@ typedef __INT32_TYPE__ sl_s32;
 #define SL_CONN_SPAN		(1u << 21)
 /* Largest body any configuration may serve (the limit for MSS 1460). */
 #define SL_BODY_LIMIT		(128u * 1024u)
-/* Most frames one received frame releases (the usable window is capped). */
+/*
+ * Most segments one received frame releases (PROTOCOL.md "Authentication"):
+ * with a fresh timestamp echo; without timestamps; with a valid echo that is
+ * not fresh; and what a retransmission (client data mid-response) without
+ * a fresh echo gets.
+ */
 #define SL_BURST_MAX		48
+#define SL_BURST_PLAIN		10
+#define SL_BURST_STALE		2
+#define SL_BURST_RESEND		1
+/*
+ * Our timestamp clock: ticks of 2^SL_TS_TICK_SHIFT ms of sl_rx.now, of which
+ * the TSval carries SL_TS_TICK_BITS. An echo at most SL_TS_FRESH_TICKS old
+ * is fresh (< 1.5 s); from SL_TS_PAWS_TICKS on (102 s), our clock would
+ * look older to the client's PAWS check than the echo: its data gets an RST.
+ */
+#define SL_TS_TICK_SHIFT	9
+#define SL_TS_TICK_BITS		9
+#define SL_TS_FRESH_TICKS	2
+#define SL_TS_PAWS_TICKS	200
+/* RSTs per second to blind frames, unless configured (cfg->rst_limit). */
+#define SL_RST_LIMIT_DEFAULT	1000
 /* Frame size limits: Ethernet + IPv4 + TCP headers and payload. */
 #define SL_HDRS_LEN		(14 + 20 + 20)
 #define SL_MSS_MIN		64
@@ -85,14 +111,17 @@ struct sl_answered {
 
 struct sl_config {
 	sl_u32 addr;		/* served IPv4 address, host order; 0: any */
-	sl_u8 mac[6];		/* our MAC: source of ARP replies */
+	sl_u8 mac[6];		/* our MAC: the only destination we answer,
+				 * the source of every frame we emit */
 	sl_u16 mss;		/* our MSS (TCP payload per frame) */
 	sl_u16 window;		/* receive window we advertise */
 	sl_u8 ttl;
 	sl_u8 flags;		/* SL_CFG_* */
 	sl_u32 max_body;	/* largest object served, <= SL_BODY_LIMIT */
 	sl_u32 default_body;	/* body size for "/" */
-	sl_u8 secret[16];	/* SYN cookie key: random at start */
+	sl_u8 secret[16];	/* cookie and timestamp MAC key: random */
+	sl_u32 rst_limit;	/* RSTs per second to frames without a valid
+				 * cookie or echo (blind frames); 0: none */
 	sl_u8 ports[8192];	/* bitmap of served TCP ports */
 	struct sl_answered *answered;	/* NULL, or answered_mask + 1 entries */
 	sl_u32 answered_mask;		/* a power of two less one */
@@ -103,6 +132,7 @@ struct sl_config {
 	sl_u8 cls_tclose[SL_CLASSES];	/* first close-mode state */
 	sl_u8 cls_tfin_ka[SL_CLASSES];	/* after our FIN, keep-alive */
 	sl_u8 cls_tfin_cl[SL_CLASSES];	/* after our FIN, close mode */
+	sl_u32 cls_recip[SL_CLASSES];	/* ceil(2^32 / segment size) */
 };
 
 /* Counters; names in sl_counter_name(). */
@@ -139,17 +169,25 @@ enum sl_counter {
 	SL_C_BAD_STATE,		/* sequence state not one we produce: RST */
 	SL_C_DROP_WINDOW,	/* window too small to send anything */
 	SL_C_DROP_ACK,		/* plain ACKs needing nothing */
+	SL_C_DROP_ADDR,		/* to us from a source we never answer */
+	SL_C_BAD_ECHO,		/* timestamp echo not ours (or too old) */
+	SL_C_STALE_ECHO,	/* valid echo, not fresh: small bursts only */
+	SL_C_RST_LIMITED,	/* RSTs not sent: over cfg->rst_limit */
 	SL_C_MAX
 };
 
 struct sl_stats {
 	sl_u64 c[SL_C_MAX];
+	/* the RST rate limit (cfg->rst_limit) of whoever owns this struct */
+	sl_u32 rst_second;	/* sl_rx.now >> 10 of the last counted RST */
+	sl_u32 rst_count;	/* RSTs sent in that second */
 };
 
 struct sl_rx {
 	const sl_u8 *data;	/* Ethernet frame, no FCS */
 	sl_u32 len;
 	sl_u32 flags;		/* SL_RX_* */
+	sl_u32 now;		/* a millisecond clock (any origin, wraps) */
 };
 
 /* Per emitted frame: what a driver needs for checksum offload. */
@@ -164,7 +202,7 @@ struct sl_txinfo {
  * segment range to emit. Small, on the caller's stack; opaque to callers.
  */
 struct sl_reply {
-	sl_u8 eth_dst[6], eth_src[6];
+	sl_u8 eth_dst[6];	/* the sender's MAC (ours is cfg->mac) */
 	sl_u32 saddr, daddr;	/* reply direction, host order */
 	sl_u16 sport, dport;
 	sl_u8 kind;		/* what to emit (internal) */

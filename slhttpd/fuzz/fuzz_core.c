@@ -6,7 +6,10 @@
  *   bit 0: claim the NIC verified the IP checksum
  *   bit 1: claim the NIC verified the TCP checksum
  *   bit 2: rewrite the TCP ack number into a valid cookie span (so that
- *          the fuzzer reaches every sequence state, not only the RST path)
+ *          the fuzzer reaches every sequence state, not only the RST path);
+ *          then a timestamp option whose TSecr has its top bit set gets a
+ *          valid echo of our clock (the fuzzer's clock is 0), the others
+ *          are left as they are (the bad-echo paths)
  *   bit 3: fast close; bit 4: answer ARP/ICMP; bit 5: checksum offload
  *   bits 6-7: output buffer size (tiny, short, exact, large)
  * Every reply frame is emitted and checked for length consistency.
@@ -31,6 +34,40 @@ static void setup(void)
 	if (sl_ports_parse(&cfg, "80,8000-8999", 12) || sl_config_finish(&cfg))
 		abort();
 	ready = 1;
+}
+
+/* A valid echo, tick 0, in the first timestamp option of the TCP header. */
+static void fix_echo(sl_u8 *frame, size_t len, sl_u8 *th, sl_u32 cls, sl_u32 pos)
+{
+	sl_u8 *o, *end;
+	sl_u32 units, clock;
+
+	if ((size_t)(th - frame) + 20 > len)
+		return;
+	o = th + 20;
+	end = th + (th[12] >> 4) * 4;
+	if ((size_t)(end - frame) > len)
+		return;
+	while (o + 10 <= end) {
+		if (o[0] == 1) {
+			o++;
+			continue;
+		}
+		if (o[0] == 0 || o[1] < 2)
+			return;
+		if (o[0] == 8 && o[1] == 10) {
+			if (!(o[6] & 0x80))
+				return;
+			units = (sl_u32)(((sl_u64)pos * cfg.cls_recip[cls]) >> 32);
+			/* tick 0 + the echoed edge within 64 segments of the ack */
+			clock = (units + (o[7] & 127) - 64) & 0xffff;
+			sl_wr32(o + 6, clock << 16 |
+				sl_ts_mac(cfg.secret, sl_rd32(frame + 26), sl_rd32(frame + 30),
+					  sl_rd16(th), sl_rd16(th + 2), 0, (sl_u16)clock));
+			return;
+		}
+		o += o[1];
+	}
 }
 
 int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size)
@@ -63,6 +100,7 @@ int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size)
 			sl_u32 pos = SL_R0 + (sl_rd32(th + 8) & 0xfffff);
 
 			sl_wr32(th + 8, ((h & ~0xffu) ^ (cls << 29)) + pos);
+			fix_echo(frame, size - 1, th, cls, pos);
 		}
 	}
 	cfg.flags = (sl_u8)(((ctl & 8) ? SL_CFG_FAST_CLOSE : 0) |
@@ -70,6 +108,7 @@ int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size)
 	rx.data = frame;
 	rx.len = (sl_u32)(size - 1);
 	rx.flags = ctl & 3;
+	rx.now = 0;
 	memset(&st, 0, sizeof(st));
 	cap = caps[ctl >> 6];
 	out = malloc(cap);

@@ -18,11 +18,16 @@ CLI = "10.77.0.2"
 ETH = Ether(dst="02:00:00:00:00:01", src="02:00:00:00:00:02")
 
 
-def tcp(tflags: str, payload: bytes = b"", ack: int = 0, **ip: object) -> Packet:
+def tcp(
+    tflags: str, payload: bytes = b"", ack: int = 0, tsecr: int | None = None, **ip: object
+) -> Packet:
+    """A TCP frame to the server; with ``tsecr``, a timestamp option (the harness makes an
+    echo with the top bit set valid when control bit 2 is on)."""
+    opts = [("NOP", None), ("NOP", None), ("Timestamp", (5000, tsecr))] if tsecr is not None else []
     pkt = (
         ETH
         / IP(src=CLI, dst=SRV, **ip)
-        / TCP(sport=40000, dport=80, flags=tflags, seq=1000, ack=ack, window=65535)
+        / TCP(sport=40000, dport=80, flags=tflags, seq=1000, ack=ack, window=65535, options=opts)
     )
     return pkt / Raw(payload) if payload else pkt
 
@@ -52,6 +57,34 @@ def seeds() -> dict[str, tuple[int, Packet]]:
         "bad_cookie": (3, tcp("PA", get, ack=12345)),
         "ip_options": (4 | 3, tcp("PA", get, options=[IPOption_RR()])),
         "fragment": (3, tcp("PA", get, flags="MF")),
+        # timestamps: a valid echo (top bit set: the harness signs it), a bad one
+        "get_ts": (4 | 3, tcp("PA", get, ack=0xE0000000, tsecr=0x80000040)),
+        "ack_ts": (4 | 3, tcp("A", ack=0x4000, tsecr=0x80000041)),
+        "byte_ts": (4 | 3, tcp("PA", b"x", ack=0x4000, tsecr=0x80000040)),
+        "ack_bad_echo": (4 | 3, tcp("A", ack=0x4000, tsecr=0x12345678)),
+        "syn_ts": (
+            0,
+            ETH
+            / IP(src=CLI, dst=SRV)
+            / TCP(sport=40000, dport=80, flags="S", options=[("MSS", 1460), ("Timestamp", (1, 0))]),
+        ),
+        # addressing: a group source, a martian source, another station's MAC
+        "syn_from_group_mac": (
+            0,
+            Ether(dst="02:00:00:00:00:01", src="01:00:5e:00:00:01")
+            / IP(src=CLI, dst=SRV)
+            / TCP(sport=5, dport=80, flags="S"),
+        ),
+        "syn_from_broadcast_ip": (
+            0,
+            ETH / IP(src="255.255.255.255", dst=SRV) / TCP(sport=5, dport=80, flags="S"),
+        ),
+        "syn_to_other_mac": (
+            0,
+            Ether(dst="02:00:00:00:00:09", src="02:00:00:00:00:02")
+            / IP(src=CLI, dst=SRV)
+            / TCP(sport=5, dport=80, flags="S"),
+        ),
         "arp": (16, Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, pdst=SRV, psrc=CLI)),
         "ping": (16, ETH / IP(src=CLI, dst=SRV) / ICMP() / Raw(b"x" * 56)),
     }

@@ -5,7 +5,8 @@
  *
  *   slhttpd-host --iface NAME --addr A.B.C.D [--ports 80,8000-8999] [--mss N]
  *                [--max-body N] [--default-body N] [--window N] [--fast-close]
- *                [--no-arp] [--no-icmp] [--stats-json FILE] [--allow-local-addr]
+ *                [--no-arp] [--no-icmp] [--rst-limit N] [--stats-json FILE]
+ *                [--allow-local-addr]
  *
  * Counters are printed on SIGINT/SIGTERM (then it exits) and on SIGUSR1; with
  * --stats-json they are also written to FILE at start, on SIGUSR1 and at exit.
@@ -59,9 +60,11 @@ static void usage(FILE *out)
 		"  --fast-close        RST instead of the last ACK\n"
 		"  --no-arp            do not answer ARP for ADDR (the peer needs a static entry)\n"
 		"  --no-icmp           do not answer ping for ADDR\n"
+		"  --rst-limit N       RSTs per second to blind frames (bad cookie or echo; "
+		"default %u, 0: none)\n"
 		"  --stats-json FILE   write counters as JSON at start, on SIGUSR1 and at exit\n"
 		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n",
-		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT);
+		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT);
 }
 
 static int parse_u32(const char *opt, const char *s, unsigned long lo, unsigned long hi,
@@ -116,6 +119,7 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 			 const uint8_t *data, uint32_t len, uint32_t flags)
 {
 	struct sl_rx rx = { .data = data, .len = len, .flags = flags };
+	struct timespec ts;
 	struct sl_reply rp;
 	struct sl_txinfo ti;
 
@@ -123,6 +127,8 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 	 * PASS needs nothing: on AF_PACKET the kernel got its own copy of
 	 * every frame (and drops ours, as the address is not its own).
 	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rx.now = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 	if (sl_input(cfg, st, &rx, &rp) != SL_REPLY)
 		return;
 	for (unsigned int i = 0; i < EMIT_MAX; i++) {
@@ -135,7 +141,16 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 	}
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+struct opts {
+	const char *iface, *addr, *ports, *json;
+	uint32_t mss, max_body, def_body, window, rst_limit;
+	int fast_close, arp, icmp, allow_local;
+	struct in_addr in;
+};
+
+/* Parse and check the command line: -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "iface", required_argument, NULL, 'i' },
@@ -149,66 +164,61 @@ int main(int argc, char **argv)
 		{ "no-arp", no_argument, NULL, 'A' },
 		{ "no-icmp", no_argument, NULL, 'I' },
 		{ "stats-json", required_argument, NULL, 'j' },
+		{ "rst-limit", required_argument, NULL, 'r' },
 		{ "allow-local-addr", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct sl_config cfg;
-	/* answered-request filter (PROTOCOL.md): 64 Ki buckets, 768 KiB */
-	static struct sl_answered answered[1 << 16];
-	static struct sl_stats st;
-	static struct fe_stats fs;
-	static struct fe_port port;
-	const char *iface = NULL, *addr = NULL, *ports = "80", *json = NULL;
-	uint32_t mss = 0, max_body = SL_BODY_LIMIT, def_body = 1024, window = 65535;
-	int fast_close = 0, arp = 1, icmp = 1, allow_local = 0, opt;
-	struct in_addr in;
-	char err[512], lif[IFNAMSIZ + 1];
-	struct sigaction sa;
-	sigset_t block, orig;
+	int opt;
 
-	sl_config_init(&cfg);
+	*o = (struct opts){ .ports = "80", .max_body = SL_BODY_LIMIT, .def_body = 1024,
+			    .window = 65535, .rst_limit = SL_RST_LIMIT_DEFAULT,
+			    .arp = 1, .icmp = 1 };
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			iface = optarg;
+			o->iface = optarg;
 			break;
 		case 'a':
-			addr = optarg;
+			o->addr = optarg;
 			break;
 		case 'p':
-			ports = optarg;
+			o->ports = optarg;
 			break;
 		case 'm':
-			if (parse_u32("--mss", optarg, SL_MSS_MIN, SL_MSS_MAX, &mss))
+			if (parse_u32("--mss", optarg, SL_MSS_MIN, SL_MSS_MAX, &o->mss))
 				return 2;
 			break;
 		case 'b':
-			if (parse_u32("--max-body", optarg, 0, SL_BODY_LIMIT, &max_body))
+			if (parse_u32("--max-body", optarg, 0, SL_BODY_LIMIT, &o->max_body))
 				return 2;
 			break;
 		case 'd':
-			if (parse_u32("--default-body", optarg, 0, SL_BODY_LIMIT, &def_body))
+			if (parse_u32("--default-body", optarg, 0, SL_BODY_LIMIT, &o->def_body))
 				return 2;
 			break;
 		case 'w':
-			if (parse_u32("--window", optarg, 1, 65535, &window))
+			if (parse_u32("--window", optarg, 1, 65535, &o->window))
 				return 2;
 			break;
 		case 'f':
-			fast_close = 1;
+			o->fast_close = 1;
 			break;
 		case 'A':
-			arp = 0;
+			o->arp = 0;
 			break;
 		case 'I':
-			icmp = 0;
+			o->icmp = 0;
 			break;
 		case 'j':
-			json = optarg;
+			o->json = optarg;
+			break;
+		case 'r':
+			if (parse_u32("--rst-limit", optarg, 0, 1000000, &o->rst_limit))
+				return 2;
 			break;
 		case 'L':
-			allow_local = 1;
+			o->allow_local = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -218,60 +228,145 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || !iface || !addr) {
+	if (optind < argc || !o->iface || !o->addr) {
 		fprintf(stderr, "slhttpd-host: --iface and --addr are required\n");
 		usage(stderr);
 		return 2;
 	}
-	if (inet_pton(AF_INET, addr, &in) != 1 || in.s_addr == 0) {
+	if (inet_pton(AF_INET, o->addr, &o->in) != 1 || o->in.s_addr == 0) {
 		fprintf(stderr, "slhttpd-host: --addr '%s' is not an IPv4 address (A.B.C.D)\n",
-			addr);
+			o->addr);
 		return 2;
 	}
-	if (sl_ports_parse(&cfg, ports, (sl_u32)strlen(ports)) < 0) {
+	return -1;
+}
+
+/* Open the interface and fill in the core's configuration: -1, or the exit status. */
+static int configure(const struct opts *o, struct fe_port *port, struct sl_config *cfg,
+		     struct sl_answered *answered, uint32_t answered_n)
+{
+	char err[512], lif[IFNAMSIZ + 1];
+	uint32_t mss = o->mss;
+
+	sl_config_init(cfg);
+	if (sl_ports_parse(cfg, o->ports, (sl_u32)strlen(o->ports)) < 0) {
 		fprintf(stderr,
 			"slhttpd-host: --ports '%s': expected a list of ports or ranges in "
-			"1..65535, low-high with low <= high, e.g. 80,8000-8999\n", ports);
+			"1..65535, low-high with low <= high, e.g. 80,8000-8999\n", o->ports);
 		return 2;
 	}
-	if (!allow_local && addr_is_local(in.s_addr, lif, sizeof(lif))) {
+	if (!o->allow_local && addr_is_local(o->in.s_addr, lif, sizeof(lif))) {
 		fprintf(stderr,
 			"slhttpd-host: %s is configured on kernel interface %s: the kernel would "
 			"answer its TCP ports too (RSTs). Remove it (ip addr del %s/PREFIX dev %s) "
-			"or pass --allow-local-addr\n", addr, lif, addr, lif);
+			"or pass --allow-local-addr\n", o->addr, lif, o->addr, lif);
 		return 2;
 	}
-	if (fe_port_open(&port, iface, err, sizeof(err)) < 0) {
+	if (fe_port_open(port, o->iface, err, sizeof(err)) < 0) {
 		fprintf(stderr, "slhttpd-host: %s\n", err);
 		return 1;
 	}
 	if (!mss)
-		mss = port.mtu >= SL_MSS_MAX + 40 ? SL_MSS_MAX : port.mtu - 40;
-	if (mss + 40 > port.mtu || mss < SL_MSS_MIN) {
+		mss = port->mtu >= SL_MSS_MAX + 40 ? SL_MSS_MAX : port->mtu - 40;
+	if (mss + 40 > port->mtu || mss < SL_MSS_MIN) {
 		fprintf(stderr, "slhttpd-host: MSS %u does not fit the MTU %u of %s (MSS <= MTU - 40, "
-			">= %d)\n", mss, port.mtu, iface, SL_MSS_MIN);
+			">= %d)\n", mss, port->mtu, o->iface, SL_MSS_MIN);
 		return 2;
 	}
-	cfg.addr = ntohl(in.s_addr);
-	memcpy(cfg.mac, port.mac, 6);
-	cfg.mss = (sl_u16)mss;
-	cfg.window = (sl_u16)window;
-	cfg.max_body = max_body;
-	cfg.default_body = def_body;
-	cfg.flags = (arp ? SL_CFG_ARP : 0) | (icmp ? SL_CFG_ICMP_ECHO : 0) |
-		    (fast_close ? SL_CFG_FAST_CLOSE : 0);
-	cfg.answered = answered;
-	cfg.answered_mask = (1u << 16) - 1;
-	if (getrandom(cfg.secret, sizeof(cfg.secret), 0) != sizeof(cfg.secret)) {
+	cfg->addr = ntohl(o->in.s_addr);
+	memcpy(cfg->mac, port->mac, 6);
+	cfg->mss = (sl_u16)mss;
+	cfg->window = (sl_u16)o->window;
+	cfg->max_body = o->max_body;
+	cfg->default_body = o->def_body;
+	cfg->rst_limit = o->rst_limit;
+	cfg->flags = (o->arp ? SL_CFG_ARP : 0) | (o->icmp ? SL_CFG_ICMP_ECHO : 0) |
+		     (o->fast_close ? SL_CFG_FAST_CLOSE : 0);
+	cfg->answered = answered;
+	cfg->answered_mask = answered_n - 1;
+	if (getrandom(cfg->secret, sizeof(cfg->secret), 0) != sizeof(cfg->secret)) {
 		fprintf(stderr, "slhttpd-host: getrandom: %s\n", strerror(errno));
 		return 1;
 	}
-	if (sl_config_finish(&cfg) < 0) {
+	if (sl_config_finish(cfg) < 0) {
 		fprintf(stderr, "slhttpd-host: configuration rejected by the core (mss %u, "
-			"max-body %u, default-body %u <= max-body, window %u)\n",
-			mss, max_body, def_body, window);
+			"max-body %u, default-body %u <= max-body, window %u, mac %02x:..., "
+			"addr unicast)\n", mss, o->max_body, o->def_body, o->window, port->mac[0]);
 		return 2;
 	}
+	return -1;
+}
+
+/* The line tests and users wait for: printed once signals are handled. */
+static void banner(const struct opts *o, const struct fe_port *port, const struct sl_config *cfg)
+{
+	printf("slhttpd-host: serving %s ports %s on %s (mac %02x:%02x:%02x:%02x:%02x:%02x, "
+	       "mss %u, arp %s, icmp %s%s)\n", o->addr, o->ports, o->iface,
+	       port->mac[0], port->mac[1], port->mac[2], port->mac[3], port->mac[4], port->mac[5],
+	       cfg->mss, o->arp ? "on" : "off", o->icmp ? "on" : "off",
+	       o->fast_close ? ", fast close" : "");
+	fflush(stdout);
+}
+
+/*
+ * Frames in, replies out, until a signal stops it: 0 then, 1 on a socket
+ * error. Signals are only delivered inside ppoll() (orig: the mask there).
+ */
+static int serve(const struct opts *o, const struct sl_config *cfg, struct fe_port *port,
+		 struct sl_stats *st, struct fe_stats *fs, const sigset_t *orig)
+{
+	while (!stop_sig) {
+		unsigned int n = 0;
+		const uint8_t *frame;
+		uint32_t len, flags;
+
+		while (n < RX_BUDGET && (frame = fe_rx_next(port, &len, &flags, fs))) {
+			handle_frame(cfg, st, port, fs, frame, len, flags);
+			fe_rx_release(port);
+			n++;
+		}
+		fe_tx_flush(port, fs);
+		if (n == 0) {
+			struct pollfd pfd = { .fd = port->fd, .events = POLLIN };
+			struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+
+			if (ppoll(&pfd, 1, &ts, orig) < 0 && errno != EINTR) {
+				fprintf(stderr, "slhttpd-host: poll: %s\n", strerror(errno));
+				return 1;
+			}
+			fs->c[FE_POLLS]++;
+			if (pfd.revents & (POLLERR | POLLNVAL)) {
+				fprintf(stderr, "slhttpd-host: %s: socket error (interface gone?)\n",
+					o->iface);
+				return 1;
+			}
+		}
+		if (dump_req) {
+			dump_req = 0;
+			report(o->json, st, fs, port);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sl_config cfg;
+	/* answered-request filter (PROTOCOL.md): 64 Ki buckets, 768 KiB */
+	static struct sl_answered answered[1 << 16];
+	static struct sl_stats st;
+	static struct fe_stats fs;
+	static struct fe_port port;
+	struct opts o;
+	struct sigaction sa;
+	sigset_t block, orig;
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc < 0)
+		rc = configure(&o, &port, &cfg, answered, 1u << 16);
+	if (rc >= 0)
+		return rc;
 
 	/* Signals are only delivered inside ppoll(): no lost wake-ups. */
 	sigemptyset(&block);
@@ -285,51 +380,15 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
-
-	printf("slhttpd-host: serving %s ports %s on %s (mac %02x:%02x:%02x:%02x:%02x:%02x, "
-	       "mss %u, arp %s, icmp %s%s)\n", addr, ports, iface,
-	       port.mac[0], port.mac[1], port.mac[2], port.mac[3], port.mac[4], port.mac[5],
-	       mss, arp ? "on" : "off", icmp ? "on" : "off", fast_close ? ", fast close" : "");
-	fflush(stdout);
-	if (json && fe_stats_json(json, &st, &fs) < 0) {
-		fprintf(stderr, "slhttpd-host: cannot write %s: %s\n", json, strerror(errno));
+	banner(&o, &port, &cfg);
+	if (o.json && fe_stats_json(o.json, &st, &fs) < 0) {
+		fprintf(stderr, "slhttpd-host: cannot write %s: %s\n", o.json, strerror(errno));
 		return 1;
 	}
-
-	while (!stop_sig) {
-		unsigned int n = 0;
-		const uint8_t *frame;
-		uint32_t len, flags;
-
-		while (n < RX_BUDGET && (frame = fe_rx_next(&port, &len, &flags, &fs))) {
-			handle_frame(&cfg, &st, &port, &fs, frame, len, flags);
-			fe_rx_release(&port);
-			n++;
-		}
-		fe_tx_flush(&port, &fs);
-		if (n == 0) {
-			struct pollfd pfd = { .fd = port.fd, .events = POLLIN };
-			struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
-
-			if (ppoll(&pfd, 1, &ts, &orig) < 0 && errno != EINTR) {
-				fprintf(stderr, "slhttpd-host: poll: %s\n", strerror(errno));
-				break;
-			}
-			fs.c[FE_POLLS]++;
-			if (pfd.revents & (POLLERR | POLLNVAL)) {
-				fprintf(stderr, "slhttpd-host: %s: socket error (interface gone?)\n",
-					iface);
-				break;
-			}
-		}
-		if (dump_req) {
-			dump_req = 0;
-			report(json, &st, &fs, &port);
-		}
-	}
+	rc = serve(&o, &cfg, &port, &st, &fs, &orig);
 	if (stop_sig)
 		printf("slhttpd-host: stopping on signal %d\n", (int)stop_sig);
-	report(json, &st, &fs, &port);
+	report(o.json, &st, &fs, &port);
 	fe_port_close(&port);
-	return stop_sig ? 0 : 1;
+	return rc;
 }

@@ -7,16 +7,20 @@
  * /sys/module/slhttpd/parameters/ (a write re-applies the whole
  * configuration: bad values are refused and the old one stays):
  *   ifaces=eth0,eth1  interfaces to attach to (each must exist)
- *   addr=10.0.0.1     served IPv4 address; empty: any
+ *   addr=10.0.0.1     served IPv4 address (required); addr=any: every
+ *                     unicast destination (an explicit choice, never a default)
  *   ports=80,8000-8999
  *   mss= window= ttl= max_body= default_body=   0: the core's default
  *   arp= icmp= fast_close=                      booleans
+ *   rst_limit=N       RSTs per second and CPU to blind frames (bad cookie or
+ *                     timestamp echo); default 1000, 0: none
  * Counters: /sys/kernel/slhttpd/counters (per-CPU sums, one "name value"
  * line each), per-interface frame counters in /proc/net/ndiv.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/inet.h>
+#include <linux/jiffies.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -70,6 +74,7 @@ static unsigned int sl_p_default_body;
 static bool sl_p_arp;
 static bool sl_p_icmp;
 static bool sl_p_fast_close;
+static unsigned int sl_p_rst_limit = SL_RST_LIMIT_DEFAULT;
 
 static unsigned int sl_emit_frame(struct ndiv_reply *reply, u8 *buf,
 				  unsigned int cap, struct ndiv_tx *tx)
@@ -107,6 +112,7 @@ static enum ndiv_verdict sl_rx(struct ndiv_app *app, struct net_device *dev,
 	in.data = rx->data;
 	in.len = rx->len;
 	in.flags = 0;
+	in.now = jiffies_to_msecs(jiffies);
 	if (rx->flags & NDIV_RX_L3_CSUM_OK)
 		in.flags |= SL_RX_IP_CSUM_OK;
 	if (rx->flags & NDIV_RX_L4_CSUM_OK)
@@ -140,8 +146,12 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 	if (!cfg)
 		return ERR_PTR(-ENOMEM);
 	sl_config_init(cfg);
-	if (*addr && !in4_pton(addr, -1, (u8 *)&a, -1, NULL)) {
-		pr_err("addr=%s: not an IPv4 address\n", addr);
+	if (!*addr) {
+		pr_err("addr is required: an IPv4 address, or addr=any to answer every unicast destination\n");
+		goto invalid;
+	}
+	if (strcmp(addr, "any") && !in4_pton(addr, -1, (u8 *)&a, -1, NULL)) {
+		pr_err("addr=%s: not an IPv4 address (or any)\n", addr);
 		goto invalid;
 	}
 	cfg->addr = ntohl(a);
@@ -155,6 +165,7 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 	cfg->ttl = sl_param_or(sl_p_ttl, cfg->ttl);
 	cfg->max_body = sl_param_or(sl_p_max_body, cfg->max_body);
 	cfg->default_body = sl_param_or(sl_p_default_body, cfg->default_body);
+	cfg->rst_limit = sl_p_rst_limit;
 	if (sl_p_mss > SL_MSS_MAX || sl_p_window > 65535 || sl_p_ttl > 255) {
 		pr_err("mss (max %u), window (max 65535) or ttl (max 255) out of range\n",
 		       SL_MSS_MAX);
@@ -167,7 +178,7 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 	cfg->answered = sl_answered;
 	cfg->answered_mask = SL_ANSWERED_ENTRIES - 1;
 	if (sl_config_finish(cfg)) {
-		pr_err("configuration refused by the core: check mss (%u..%u), max_body (<= %u), default_body (<= max_body)\n",
+		pr_err("configuration refused by the core: check addr (unicast), mss (%u..%u), max_body (<= %u), default_body (<= max_body), the interface's MAC (unicast)\n",
 		       SL_MSS_MIN, SL_MSS_MAX, SL_BODY_LIMIT);
 		goto invalid;
 	}
@@ -376,7 +387,7 @@ static struct kparam_string sl_kps_ports = {
 module_param_cb(ifaces, &sl_string_ops, &sl_kps_ifaces, 0644);
 MODULE_PARM_DESC(ifaces, "interfaces to serve on, comma-separated");
 module_param_cb(addr, &sl_string_ops, &sl_kps_addr, 0644);
-MODULE_PARM_DESC(addr, "served IPv4 address (empty: any)");
+MODULE_PARM_DESC(addr, "served IPv4 address, or any (required)");
 module_param_cb(ports, &sl_string_ops, &sl_kps_ports, 0644);
 MODULE_PARM_DESC(ports, "served TCP ports, e.g. 80,8000-8999");
 module_param_cb(mss, &sl_uint_ops, &sl_p_mss, 0644);
@@ -395,6 +406,8 @@ module_param_cb(icmp, &sl_bool_ops, &sl_p_icmp, 0644);
 MODULE_PARM_DESC(icmp, "answer ping for addr");
 module_param_cb(fast_close, &sl_bool_ops, &sl_p_fast_close, 0644);
 MODULE_PARM_DESC(fast_close, "RST instead of the last ACK");
+module_param_cb(rst_limit, &sl_uint_ops, &sl_p_rst_limit, 0644);
+MODULE_PARM_DESC(rst_limit, "RSTs per second and CPU to blind frames (0: none)");
 
 static ssize_t counters_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)

@@ -8,9 +8,14 @@
  */
 #define _GNU_SOURCE
 #include "../core/sl_util.c"
+#include "../core/sl_csum.c"
+#include "../core/sl_cookie.c"
 #include "../core/sl_config.c"
 #include "../core/sl_http.c"
-#include "../core/slhttpd.c"
+#include "../core/sl_layout.c"
+#include "../core/sl_tcp.c"
+#include "../core/sl_input.c"
+#include "../core/sl_output.c"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,7 @@ static unsigned long n_pass, n_fail;
 	} while (0)
 
 static struct sl_config cfg;
+static sl_u32 now_ms;	/* the clock sl_input() sees (sl_rx.now) */
 
 static void setup(sl_u16 mss, sl_u8 flags)
 {
@@ -295,7 +301,7 @@ struct out {
 
 static enum sl_verdict run(struct sl_stats *st, const sl_u8 *f, size_t len, struct out *o)
 {
-	struct sl_rx rx = { f, (sl_u32)len, 0 };
+	struct sl_rx rx = { f, (sl_u32)len, 0, now_ms };
 	struct sl_reply rp;
 	struct sl_txinfo ti;
 	enum sl_verdict v = sl_input(&cfg, st, &rx, &rp);
@@ -308,6 +314,10 @@ static enum sl_verdict run(struct sl_stats *st, const sl_u8 *f, size_t len, stru
 		const sl_u8 *ip = o->fr[o->n] + 14;
 		sl_u32 tot = sl_rd16(ip + 2);
 
+		if (sl_rd16(o->fr[o->n] + 12) != 0x0800) {	/* ARP */
+			o->len[o->n++] = n;
+			continue;
+		}
 		CHECK(n == 14 + tot, "frame length");
 		CHECK(csum16(ip, 20, 0) == 0, "ip checksum");
 		if (ip[9] == 6) {
@@ -341,8 +351,10 @@ static void client_rx(struct client *cl, const struct out *o, int *rst)
 			CHECK(thl >= 32 && th[thl - 12] == 1 && th[thl - 10] == 8 &&
 			      sl_rd32(th + thl - 4) == cl->clock, "timestamp option echoed");
 			if (seq == cl->rcv_wup || (fl & SL_TH_SYN)) {
-				/* PAWS: a server clock going back would be dropped */
-				CHECK((sl_s32)(sl_rd32(th + thl - 8) - cl->ts_recent) >= -1,
+				/* PAWS: a server clock going back would be dropped
+				 * (the SYN-ACK sets the first value) */
+				CHECK((fl & SL_TH_SYN) ||
+				      (sl_s32)(sl_rd32(th + thl - 8) - cl->ts_recent) >= -1,
 				      "TSval went back: %u < %u", sl_rd32(th + thl - 8), cl->ts_recent);
 				cl->ts_recent = sl_rd32(th + thl - 8);
 			}
@@ -435,7 +447,7 @@ static int conversation(sl_u16 mss, sl_u16 win, sl_u32 size, int close, int head
 	static struct client cl;
 	static struct out o;
 	static sl_u8 f[SL_FRAME_MAX + 64];
-	struct sl_stats st = { { 0 } };
+	struct sl_stats st = { 0 };
 	char reqs[128];
 	int r, rst = 0, rounds;
 	size_t n;
@@ -565,7 +577,7 @@ static void test_truncations(void)
 	static struct client cl;
 	static struct out o;
 	sl_u8 f[256], *g;
-	struct sl_stats st = { { 0 } };
+	struct sl_stats st = { 0 };
 	size_t n, cut;
 	int bit;
 
@@ -598,7 +610,7 @@ static void test_cookie(void)
 {
 	static struct out o;
 	struct client cl = { 0 };
-	struct sl_stats st = { { 0 } };
+	struct sl_stats st = { 0 };
 	sl_u8 f[256];
 	unsigned int i, answered = 0;
 	size_t n;
@@ -622,13 +634,414 @@ static void test_cookie(void)
 	printf("spoofed ACK+GET answered: %u of 20000\n", answered);
 }
 
+/* ---- addressing (PROTOCOL.md "Who is answered") --------------------------- */
+
+/* Recompute the IP and TCP checksums of a frame whose headers were edited. */
+static void refix(sl_u8 *f, size_t n)
+{
+	sl_u8 *ip = f + 14, *th = ip + 20;
+	sl_u32 tot = sl_rd16(ip + 2), sa = sl_rd32(ip + 12), da = sl_rd32(ip + 16);
+
+	(void)n;
+	sl_wr16(ip + 10, 0);
+	sl_wr16(ip + 10, csum16(ip, 20, 0));
+	sl_wr16(th + 16, 0);
+	sl_wr16(th + 16, csum16(th, tot - 20, (sa >> 16) + (sa & 0xffff) + (da >> 16) +
+				(da & 0xffff) + 6 + (tot - 20)));
+}
+
+/* A SYN from 10.77.0.2 to dst (cfg.addr if 0), edited by the caller. */
+static size_t addr_syn(sl_u8 *f, sl_u32 src, sl_u32 dst)
+{
+	struct client cl = { 0 };
+	size_t n;
+
+	cl.addr = src;
+	cl.port = 1234;
+	cl.sport = 80;
+	cl.mss = 1460;
+	n = mkframe(f, &cl, SL_TH_SYN, 1, 0, 1000, "", 0, 1);
+	if (dst) {
+		sl_wr32(f + 30, dst);
+		refix(f, n);
+	}
+	return n;
+}
+
+static void test_addressing(void)
+{
+	static const struct {
+		const char *what;
+		sl_u32 src, dst;
+		sl_u8 eth_dst[6], eth_src[6];
+		int any;		/* served address: any */
+		enum sl_verdict v;
+	} cases[] = {
+		{ "valid", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_REPLY },
+		{ "valid, any", 0x0a4d0002, 0x0a010203, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_REPLY },
+		{ "to broadcast MAC", 0x0a4d0002, 0, { 255, 255, 255, 255, 255, 255 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_PASS },
+		{ "to multicast MAC", 0x0a4d0002, 0, { 1, 0, 0x5e, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_PASS },
+		{ "to another host's MAC", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 9 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_PASS },
+		{ "from a multicast MAC", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 1 }, { 1, 0, 0x5e, 0, 0, 1 }, 0, SL_DROP },
+		{ "from a broadcast MAC", 0x0a4d0002, 0, { 2, 0, 0, 0, 0, 1 }, { 255, 255, 255, 255, 255, 255 }, 0, SL_DROP },
+		{ "from 255.255.255.255", 0xffffffff, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 224.0.0.1", 0xe0000001, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 240.1.2.3", 0xf0010203, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 0.1.2.3", 0x00010203, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from 127.0.0.1", 0x7f000001, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from our own address", 0x0a4d0001, 0, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 0, SL_DROP },
+		{ "from its destination, any", 0x0a010203, 0x0a010203, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_DROP },
+		{ "to 255.255.255.255, any", 0x0a4d0002, 0xffffffff, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+		{ "to 224.0.0.1, any", 0x0a4d0002, 0xe0000001, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+		{ "to 127.0.0.1, any", 0x0a4d0002, 0x7f000001, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+		{ "to 0.0.0.0, any", 0x0a4d0002, 0x00000000, { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 }, 1, SL_PASS },
+	};
+	static struct out o;
+	struct sl_stats st = { 0 };
+	struct sl_config bad;
+	sl_u8 f[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum sl_verdict v;
+		size_t n;
+
+		setup(1460, SL_CFG_ARP | SL_CFG_ICMP_ECHO);
+		if (cases[i].any)
+			cfg.addr = 0;
+		n = addr_syn(f, cases[i].src, cases[i].dst ? cases[i].dst : 0);
+		if (cases[i].dst == 0 && cases[i].any) {	/* to 0.0.0.0 */
+			sl_wr32(f + 30, 0);
+			refix(f, n);
+		}
+		memcpy(f, cases[i].eth_dst, 6);
+		memcpy(f + 6, cases[i].eth_src, 6);
+		v = run(&st, f, n, &o);
+		CHECK(v == cases[i].v, "%s: verdict %d, expected %d", cases[i].what, v, cases[i].v);
+		if (v == SL_REPLY)
+			CHECK(o.n == 1 && !memcmp(o.fr[0] + 6, cfg.mac, 6) &&
+			      !memcmp(o.fr[0], cases[i].eth_src, 6), "%s: reply MACs", cases[i].what);
+	}
+	CHECK(st.c[SL_C_DROP_ADDR] == 9, "drop_addr %llu", (unsigned long long)st.c[SL_C_DROP_ADDR]);
+
+	/* ARP: a broadcast request is answered from our MAC; not from a group */
+	{
+		static const sl_u8 arp[42] = {
+			255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 2, 8, 6,
+			0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 77, 0, 2,
+			0, 0, 0, 0, 0, 0, 10, 77, 0, 1,
+		};
+
+		setup(1460, SL_CFG_ARP);
+		memcpy(f, arp, sizeof(arp));
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_REPLY && o.n == 1 &&
+		      !memcmp(o.fr[0] + 6, cfg.mac, 6), "arp answered");
+		f[6] = 1;	/* from a multicast MAC */
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_DROP, "arp from a group MAC");
+		f[6] = 2;
+		memcpy(f + 28, "\x0a\x4d\x00\x01", 4);	/* from our own address */
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_DROP, "arp from our address");
+		memcpy(f + 28, "\xff\xff\xff\xff", 4);
+		CHECK(run(&st, f, sizeof(arp), &o) == SL_DROP, "arp from 255.255.255.255");
+	}
+
+	/* configurations we refuse: no MAC, a group MAC, a group address */
+	setup(1460, 0);
+	bad = cfg;
+	memset(bad.mac, 0, 6);
+	CHECK(sl_config_finish(&bad) == -1, "zero MAC accepted");
+	bad = cfg;
+	bad.mac[0] = 1;
+	CHECK(sl_config_finish(&bad) == -1, "group MAC accepted");
+	bad = cfg;
+	bad.addr = 0xe0000001;
+	CHECK(sl_config_finish(&bad) == -1, "multicast address accepted");
+	bad = cfg;
+	bad.addr = 0;
+	CHECK(sl_config_finish(&bad) == 0, "any refused");
+}
+
+/* ---- blind frames (PROTOCOL.md "Authentication") ---------------------------- */
+
+static sl_u64 xs_state = 0x9e3779b97f4a7c15ull;
+
+static sl_u32 xs32(void)
+{
+	xs_state ^= xs_state << 13;
+	xs_state ^= xs_state >> 7;
+	xs_state ^= xs_state << 17;
+	return (sl_u32)(xs_state >> 16);
+}
+
+/* What blind frames of one kind got back. */
+struct blind {
+	unsigned long long frames, data, over2, rsts, bytes_in, bytes_out;
+	unsigned int most;	/* most segments one frame released */
+};
+
+/*
+ * n frames of one kind with a random unicast source, source port, sequence
+ * and acknowledgement numbers, window and (with ts) TSval and TSecr: none
+ * of them saw a SYN-ACK. Checksums are marked verified (sl_rx.flags) so
+ * that the frames can be written fast; the core's answer is the same.
+ */
+static void blind_run(int kind, int ts, unsigned long long n, struct blind *b)
+{
+	static const char get[] = "GET /100000 HTTP/1.1\r\nHost: t\r\n\r\n";
+	static sl_u8 f[128], out[SL_FRAME_MAX];
+	struct sl_stats st = { 0 };
+	struct sl_rx rx = { f, 0, SL_RX_IP_CSUM_OK | SL_RX_L4_CSUM_OK, 0 };
+	struct sl_reply rp;
+	struct sl_txinfo ti;
+	sl_u32 thl = ts ? 32 : 20, plen = kind == 0 ? sizeof(get) - 1 : kind == 1 ? 1 : 0;
+	sl_u8 *ip = f + 14, *th = ip + 20;
+	unsigned long long i;
+	sl_u32 now0 = xs32();
+
+	memset(b, 0, sizeof(*b));
+	memset(f, 0, sizeof(f));
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
+	ip[0] = 0x45;
+	sl_wr16(ip + 2, (sl_u16)(20 + thl + plen));
+	ip[8] = 64;
+	ip[9] = 6;
+	sl_wr32(ip + 16, cfg.addr);
+	sl_wr16(th + 2, 80);
+	th[12] = (sl_u8)((thl / 4) << 4);
+	th[13] = SL_TH_ACK | (plen ? SL_TH_PSH : 0);
+	if (ts)
+		memcpy(th + 20, "\x01\x01\x08\x0a", 4);
+	memcpy(th + thl, kind == 0 ? get : "x", plen);
+	rx.len = 14 + 20 + thl + plen;
+	for (i = 0; i < n; i++) {
+		sl_u32 src, len;
+		unsigned int segs = 0;
+		int got_data = 0;
+
+		do	/* a unicast source other than ours */
+			src = xs32();
+		while (!sl_addr_unicast(src) || src == cfg.addr);
+		sl_wr32(ip + 12, src);
+		sl_wr16(th, (sl_u16)xs32());
+		sl_wr32(th + 4, xs32());
+		sl_wr32(th + 8, xs32());
+		sl_wr16(th + 14, (sl_u16)xs32());
+		if (ts) {
+			sl_wr32(th + 24, xs32());
+			sl_wr32(th + 28, xs32());
+		}
+		rx.now = now0 + (sl_u32)(i / 1000);	/* a million frames a second */
+		b->frames++;
+		b->bytes_in += rx.len < 60 ? 60 : rx.len;
+		if (sl_input(&cfg, &st, &rx, &rp) != SL_REPLY)
+			continue;
+		while ((len = sl_emit(&cfg, &st, &rp, out, sizeof(out), 0, &ti))) {
+			sl_u32 tot = sl_rd16(out + 16), othl = (out[46] >> 4) * 4u;
+
+			if (out[47] & SL_TH_RST) {
+				b->rsts++;
+				continue;
+			}
+			b->bytes_out += len < 60 ? 60 : len;
+			if (tot - 20 - othl) {
+				segs++;
+				got_data = 1;
+			}
+		}
+		b->data += got_data;
+		b->over2 += segs > 2;
+		if (segs > b->most)
+			b->most = segs;
+	}
+}
+
+/*
+ * A count of events at rate lambda is above this with probability < 1e-6:
+ * a measured count beyond it is not consistent with the bound. Poisson
+ * tail summed exactly for small lambda (exp without libm: e^-x is
+ * (e^-(x/64))^64, the inner one a short series), lambda + 5 sigma + 10 for
+ * large lambda (above 5 sigma a Poisson tail is below 1e-6 there).
+ */
+static unsigned long long poisson_limit(double lambda)
+{
+	double x = lambda / 64, e = 1, t = 1, term, cdf;
+	unsigned long long k;
+	int m;
+
+	if (lambda >= 50) {
+		double r = lambda;
+
+		for (m = 0; m < 60; m++)	/* sqrt by Newton */
+			r = (r + lambda / r) / 2;
+		return (unsigned long long)(lambda + 5 * r + 10);
+	}
+	for (m = 1; m < 30; m++) {
+		t *= -x / m;
+		e += t;
+	}
+	for (m = 0; m < 6; m++)
+		e *= e;			/* e^-lambda */
+	term = e;
+	cdf = e;
+	for (k = 0; 1 - cdf >= 1e-6; k++) {
+		term *= lambda / (double)(k + 1);
+		cdf += term;
+	}
+	return k;
+}
+
+/*
+ * The spoofing bounds of PROTOCOL.md, measured. SL_BLIND_FRAMES (default
+ * 300000) frames per kind; `make -C slhttpd blind` runs 1e8.
+ */
+static void test_blind(void)
+{
+	static const char *const kinds[] = { "ACK+GET", "ACK+1 byte", "pure ACK" };
+	const char *env = getenv("SL_BLIND_FRAMES");
+	unsigned long long n = env ? strtoull(env, NULL, 10) : 300000;
+	int kind, ts;
+
+	setup(1460, 0);
+	cfg.rst_limit = 1000;
+	for (ts = 1; ts >= 0; ts--) {
+		for (kind = 0; kind < 3; kind++) {
+			struct blind b;
+			double ratio;
+
+			blind_run(kind, ts, n, &b);
+			ratio = (double)b.bytes_out / (double)b.bytes_in;
+			printf("blind %-10s %s: %llu frames, data %llu (%.2e), >2 segments %llu "
+			       "(%.2e), most %u, rst %llu, reply bytes per byte %.4f\n",
+			       kinds[kind], ts ? "ts   " : "no ts", b.frames, b.data,
+			       (double)b.data / (double)b.frames, b.over2,
+			       (double)b.over2 / (double)b.frames, b.most, b.rsts, ratio);
+			if (ts)
+				CHECK(b.data <= poisson_limit(1e-7 * (double)n),
+				      "%s with timestamps: %llu of %llu got data", kinds[kind],
+				      b.data, n);
+			else
+				CHECK(b.over2 <= poisson_limit(2e-5 * (double)n),
+				      "%s: %llu of %llu released > 2 segments", kinds[kind],
+				      b.over2, n);
+			CHECK(b.most <= (ts ? SL_BURST_STALE : SL_BURST_PLAIN),
+			      "%s: one frame released %u segments", kinds[kind], b.most);
+			CHECK(ratio <= 0.1, "%s: %.3f reply bytes per spoofed byte", kinds[kind],
+			      ratio);
+			CHECK(b.rsts <= ((n + 999) / 1000000 + 2) * cfg.rst_limit,
+			      "%s: %llu RSTs in %llu ms", kinds[kind], b.rsts, n / 1000);
+		}
+	}
+}
+
+/* Data segments in a burst. */
+static int data_segs(const struct out *o)
+{
+	int i, n = 0;
+
+	for (i = 0; i < o->n; i++) {
+		const sl_u8 *th = o->fr[i] + 34;
+
+		if (sl_rd16(o->fr[i] + 16) - 20 - (th[12] >> 4) * 4u)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Bounded bursts (PROTOCOL.md): one frame releases more than SL_BURST_PLAIN
+ * segments only with an echo at most 2 s old; a frame replayed 5 s later
+ * releases at most SL_BURST_STALE; an echo older than the PAWS limit gets an
+ * RST; a client back from idle gets small bursts, then the window again.
+ */
+static void test_replay(void)
+{
+	static struct client cl;
+	static struct out o;
+	static sl_u8 req[SL_FRAME_MAX + 64], ack[SL_FRAME_MAX + 64];
+	struct sl_stats st = { 0 };
+	const char *g = "GET /100000 HTTP/1.1\r\n\r\n";
+	sl_u32 glen = (sl_u32)strlen(g), t0 = 123456789, age, first_rcv;
+	size_t nreq, nack, n;
+	int rst = 0, segs, fresh_max = 0;
+
+	setup(1460, 0);
+	memset(&cl, 0, sizeof(cl));
+	cl.addr = 0x0a4d0002;
+	cl.port = 4444;
+	cl.sport = 80;
+	cl.snd_nxt = 9000;
+	cl.mss = 1460;
+	cl.ts = 1;
+	cl.clock = 77;
+	cl.reqlen = glen;
+	now_ms = t0;
+	n = mkframe(req, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, 65535, "", 0, 1);
+	run(&st, req, n, &o);
+	client_rx(&cl, &o, &rst);
+	/* the request, and an ACK of the first two segments of its answer */
+	nreq = mkframe(req, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 65535, g, glen, 0);
+	now_ms = t0 + 50;
+	run(&st, req, nreq, &o);
+	segs = data_segs(&o);
+	CHECK(segs > SL_BURST_PLAIN, "fresh request: %d segments", segs);
+	first_rcv = cl.rcv_nxt;
+	client_rx(&cl, &o, &rst);
+	client_tick(&cl);
+	nack = mkframe(ack, &cl, SL_TH_ACK, cl.snd_nxt + glen, cl.rcv_nxt, 65535, "", 0, 0);
+	CHECK(cl.rcv_nxt - first_rcv > 10000, "response arrived: %u", cl.rcv_nxt - first_rcv);
+
+	/* the same two frames again, older and older */
+	for (age = 0; age <= 120000; age += age < 10000 ? 100 : 10000) {
+		int r;
+
+		for (r = 0; r < 2; r++) {
+			now_ms = t0 + 50 + age;
+			run(&st, r ? ack : req, r ? nack : nreq, &o);
+			segs = data_segs(&o);
+			if (segs > SL_BURST_PLAIN) {
+				CHECK(age <= 2000, "%s replayed after %u ms: %d segments",
+				      r ? "ACK" : "request", age, segs);
+				if ((int)age > fresh_max)
+					fresh_max = (int)age;
+			}
+			if (age >= 5000)
+				CHECK(segs <= SL_BURST_STALE, "%s replayed after %u ms: %d segments",
+				      r ? "ACK" : "request", age, segs);
+			/* past the PAWS limit: the request gets an RST, the ACK nothing */
+			if (age >= 110000)
+				CHECK(r ? o.n == 0 : o.n == 1 && (o.fr[0][47] & SL_TH_RST),
+				      "%s with an echo %u ms old: %d frames", r ? "ACK" : "request",
+				      age, o.n);
+		}
+	}
+	CHECK(fresh_max >= 1000, "a fresh echo stopped working after %d ms", fresh_max);
+	printf("replay: whole window up to %d ms, %u segments at most after 5 s\n", fresh_max,
+	       SL_BURST_STALE);
+
+	/* back from 30 s idle: a small burst, then the ACK's fresh echo opens the window */
+	now_ms = t0 + 30000;
+	cl.snd_nxt += glen;
+	client_tick(&cl);
+	n = mkframe(req, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 65535, g, glen, 0);
+	run(&st, req, n, &o);
+	segs = data_segs(&o);
+	CHECK(segs >= 1 && segs <= SL_BURST_STALE, "request after idle: %d segments", segs);
+	client_rx(&cl, &o, &rst);
+	client_tick(&cl);
+	n = mkframe(ack, &cl, SL_TH_ACK, cl.snd_nxt + glen, cl.rcv_nxt, 65535, "", 0, 0);
+	run(&st, ack, n, &o);
+	CHECK(data_segs(&o) > SL_BURST_PLAIN, "ACK with a fresh echo after idle: %d segments",
+	      data_segs(&o));
+	CHECK(!rst, "rst");
+}
+
 /* A request retransmitted after its whole response arrived gets an ACK, not a second copy. */
 static void test_answered_filter(void)
 {
 	static struct client cl;
 	static struct out o;
 	static struct sl_answered table[1024];
-	struct sl_stats st = { { 0 } };
+	struct sl_stats st = { 0 };
 	const char *g = "GET /5000 HTTP/1.1\r\n\r\n";
 	sl_u8 f[SL_FRAME_MAX + 64];
 	sl_u32 glen = (sl_u32)strlen(g), end;
@@ -674,11 +1087,19 @@ static void test_answered_filter(void)
 
 int main(void)
 {
+	if (getenv("SL_BLIND_ONLY")) {	/* make -C slhttpd blind */
+		test_blind();
+		printf("%lu passed, %lu failed\n", n_pass, n_fail);
+		return n_fail ? 1 : 0;
+	}
 	test_classes();
 	test_requests();
 	test_ports();
 	test_layout_all_sizes();
 	test_truncations();
+	test_addressing();
+	test_blind();
+	test_replay();
 	test_cookie();
 	test_answered_filter();
 	test_conversations();

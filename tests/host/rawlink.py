@@ -148,6 +148,7 @@ class Conn:
         buf: dict[int, bytes] = {}
         frames: list[Ether] = []
         got = 0
+        last = -1
         idle = 0
         replies = self.exchange(self.frame("PA", request))
         for _ in range(rounds):
@@ -161,15 +162,17 @@ class Conn:
                 got += len(buf.pop(got))
             if _complete(self._joined(start, frames, got), head):
                 break
-            if replies:
+            if replies and got > last:
                 idle = 0
                 replies = self.exchange(self.frame("A", ack=start + got))
             else:
-                # as a real client's retransmission timer does: the request again, with
-                # the acknowledgement number of what arrived so far
+                # as a real client's retransmission timer does (the request stays
+                # unacknowledged, segments beyond a hole do not stop it): the request
+                # again, with the acknowledgement number of what arrived so far
                 idle += 1
                 assert idle <= 5, f"no progress after {got} bytes"
                 replies = self.exchange(self.frame("PA", request, ack=start + got))
+            last = got
         data = self._joined(start, frames, got)
         fin = any("F" in flags_of(r) for r in frames)
         self.sseq = (start + len(data) + (1 if fin else 0)) % 2**32

@@ -178,3 +178,28 @@ def test_module_unload_and_reload_while_wrk_runs(vboard):
     attached = vboard.strategy.shell.check("cat /sys/kernel/slhttpd/attached").split()
     assert "eth0" in attached
     assert curl(vboard.board.http_port) == (200, 1024)
+
+
+def test_module_refuses_an_empty_address_and_serves_any(vboard):
+    """PROTOCOL.md "Who is answered": no address is no longer "every destination": the
+    module refuses to load without addr=, serves every unicast destination with addr=any, and
+    is back on /etc/slhttpd.conf's settings at the end."""
+    shell = vboard.strategy.shell
+    params = shell.check("grep -v '^#' /etc/slhttpd.conf | grep = | tr '\\n' ' '")
+    no_addr = " ".join(p for p in params.split() if not p.startswith("addr="))
+    assert no_addr != params.strip(), f"slhttpd.conf sets no addr: {params}"
+    shell.check("rmmod slhttpd", timeout=30)
+    try:
+        status, out = shell.run(f"insmod /lib/modules/slhttpd.ko {no_addr}", timeout=30)
+        assert status != 0, f"loaded without an address: {out}"
+        # the reason is in the kernel log
+        said = shell.run("dmesg | grep -c 'addr is required'")[1].strip()
+        assert said not in ("", "0"), f"no reason in the kernel log ({out})"
+        shell.check(f"insmod /lib/modules/slhttpd.ko {no_addr} addr=any", timeout=30)
+        assert shell.check("cat /sys/module/slhttpd/parameters/addr") == "any"
+        assert curl(vboard.board.http_port) == (200, 1024)
+    finally:
+        shell.run("rmmod slhttpd", timeout=30)
+        shell.check(f"insmod /lib/modules/slhttpd.ko {params}", timeout=30)
+    assert curl(vboard.board.http_port) == (200, 1024)
+    assert not dmesg_bad(vboard)

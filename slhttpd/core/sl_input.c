@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * SLHTTPD core, input parsing: sl_input() validates a received Ethernet frame
+ * (addressing, IPv4, TCP header and options, checksums), answers ARP and
+ * ICMP echo, and hands TCP segments to sl_tcp() (sl_tcp.c).
+ */
+#include "sl_internal.h"
+
+#define SL_DEFAULT_MSS	536	/* RFC 9293: MSS when the SYN has none */
+
+static const sl_u8 sl_mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static int sl_mac_is(const sl_u8 *a, const sl_u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
+	       a[4] == b[4] && a[5] == b[5];
+}
+
+/* MSS and timestamp options; a malformed option list ends the walk. */
+static void sl_tcp_options(struct sl_pkt *pk)
+{
+	const sl_u8 *o = pk->tcp + 20, *end = pk->tcp + pk->thl;
+
+	pk->ts = 0;
+	pk->tsval = 0;
+	pk->tsecr = 0;
+	pk->mss = SL_DEFAULT_MSS;
+	while (o < end) {
+		if (o[0] == 0)
+			break;
+		if (o[0] == 1) {
+			o++;
+			continue;
+		}
+		if (end - o < 2 || o[1] < 2 || o[1] > end - o)
+			break;
+		if (o[0] == 2 && o[1] == 4)
+			pk->mss = sl_rd16(o + 2);
+		if (o[0] == 8 && o[1] == 10) {
+			pk->ts = 1;
+			pk->tsval = sl_rd32(o + 2);
+			pk->tsecr = sl_rd32(o + 6);
+		}
+		o += o[1];
+	}
+}
+
+static enum sl_verdict sl_arp(const struct sl_config *cfg,
+			      struct sl_stats *st, const struct sl_rx *rx,
+			      struct sl_reply *rp)
+{
+	const sl_u8 *a = rx->data + SL_ETH_HLEN;
+
+	if (!(cfg->flags & SL_CFG_ARP) || !cfg->addr)
+		return SL_PASS;
+	if (rx->len < SL_ETH_HLEN + 28)
+		return SL_PASS;
+	if (sl_rd16(a) != 1 || sl_rd16(a + 2) != SL_ETH_P_IP || a[4] != 6 ||
+	    a[5] != 4 || sl_rd16(a + 6) != 1 || sl_rd32(a + 24) != cfg->addr)
+		return SL_PASS;
+	/* the asker must be a unicast station with an address of its own */
+	if ((rx->data[6] & 1) || (a[8] & 1) ||
+	    !sl_addr_unicast(sl_rd32(a + 14)) || sl_rd32(a + 14) == cfg->addr) {
+		sl_count(st, SL_C_DROP_ADDR);
+		return SL_DROP;
+	}
+	rp->kind = SL_K_ARP;
+	rp->echo = a;
+	rp->echo_len = 28;
+	sl_count(st, SL_C_ARP);
+	return SL_REPLY;
+}
+
+static enum sl_verdict sl_icmp(const struct sl_config *cfg,
+			       struct sl_stats *st, const struct sl_pkt *pk,
+			       sl_u32 len, struct sl_reply *rp)
+{
+	const sl_u8 *icmp = pk->ip + pk->ihl;
+
+	if (!(cfg->flags & SL_CFG_ICMP_ECHO) || !cfg->addr || len < 8 ||
+	    icmp[0] != 8 || icmp[1] != 0 || len > SL_MSS_MAX + 20)
+		return SL_PASS;
+	if (sl_csum_fold(sl_csum_add(0, icmp, len)) != 0xffff) {
+		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	if (!sl_peer_ok(pk)) {
+		sl_count(st, SL_C_DROP_ADDR);
+		return SL_DROP;
+	}
+	sl_reply_addr(rp, pk);
+	rp->kind = SL_K_ICMP;
+	rp->echo = icmp;
+	rp->echo_len = len;
+	sl_count(st, SL_C_ICMP);
+	return SL_REPLY;
+}
+
+enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
+			 const struct sl_rx *rx, struct sl_reply *rp)
+{
+	struct sl_pkt pk;
+	const sl_u8 *ip;
+	sl_u32 tot, frag, l4len;
+	sl_u8 proto;
+
+	sl_count(st, SL_C_RX);
+	rp->kind = SL_K_NONE;
+	rp->mss_opt = 0;
+	rp->fin = 0;
+	if (!rx->data || rx->len < SL_ETH_HLEN)
+		goto pass;
+	pk.eth = rx->data;
+	/* ours, or broadcast for ARP; never another station's or a group's */
+	if (!sl_mac_is(rx->data, cfg->mac) &&
+	    !(sl_mac_is(rx->data, sl_mac_bcast) &&
+	      sl_rd16(rx->data + 12) == SL_ETH_P_ARP))
+		goto pass;
+	pk.sport = 0;
+	pk.dport = 0;
+	switch (sl_rd16(rx->data + 12)) {
+	case SL_ETH_P_IP:
+		break;
+	case SL_ETH_P_ARP: {
+		enum sl_verdict v = sl_arp(cfg, st, rx, rp);
+
+		if (v == SL_PASS)
+			goto pass;
+		return v;
+	}
+	default:
+		goto pass;
+	}
+
+	ip = rx->data + SL_ETH_HLEN;
+	if (rx->len < SL_ETH_HLEN + 20) {
+		sl_count(st, SL_C_DROP_TRUNC);
+		return SL_DROP;
+	}
+	pk.ip = ip;
+	pk.daddr = sl_rd32(ip + 16);
+	pk.saddr = sl_rd32(ip + 12);
+	if (cfg->addr ? pk.daddr != cfg->addr : !sl_addr_unicast(pk.daddr))
+		goto pass;
+	proto = ip[9];
+	if (proto != SL_IPPROTO_TCP && proto != SL_IPPROTO_ICMP)
+		goto pass;
+	pk.ihl = (sl_u32)(ip[0] & 0x0f) * 4;
+	tot = sl_rd16(ip + 2);
+	if ((ip[0] >> 4) != 4 || pk.ihl < 20 || tot < pk.ihl) {
+		sl_count(st, SL_C_DROP_BAD_IP);
+		return SL_DROP;
+	}
+	if (tot > rx->len - SL_ETH_HLEN) {
+		sl_count(st, SL_C_DROP_TRUNC);
+		return SL_DROP;
+	}
+	if (!(rx->flags & SL_RX_IP_CSUM_OK) &&
+	    sl_csum_fold(sl_csum_add(0, ip, pk.ihl)) != 0xffff) {
+		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	l4len = tot - pk.ihl;
+	frag = sl_rd16(ip + 6) & 0x3fff;
+	if (proto == SL_IPPROTO_ICMP) {
+		if (frag)
+			goto pass;
+		{
+			enum sl_verdict v = sl_icmp(cfg, st, &pk, l4len, rp);
+
+			if (v == SL_PASS)
+				goto pass;
+			return v;
+		}
+	}
+	/* TCP */
+	pk.tcp = ip + pk.ihl;
+	if (frag & 0x1fff) {	/* not the first fragment: no ports */
+		if (!cfg->addr)
+			goto pass;
+		sl_count(st, SL_C_DROP_FRAG);
+		return SL_DROP;
+	}
+	if (l4len < 4) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	pk.sport = sl_rd16(pk.tcp);
+	pk.dport = sl_rd16(pk.tcp + 2);
+	if (!sl_port_served(cfg, pk.dport))
+		goto pass;
+	if (frag) {
+		sl_count(st, SL_C_DROP_FRAG);
+		return SL_DROP;
+	}
+	if (l4len < 20) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	pk.thl = (sl_u32)(pk.tcp[12] >> 4) * 4;
+	if (pk.thl < 20 || pk.thl > l4len) {
+		sl_count(st, SL_C_DROP_BAD_TCP);
+		return SL_DROP;
+	}
+	if (!(rx->flags & SL_RX_L4_CSUM_OK) &&
+	    sl_csum_fold(sl_csum_add(sl_pseudo_sum(pk.saddr, pk.daddr,
+						   SL_IPPROTO_TCP, l4len),
+				     pk.tcp, l4len)) != 0xffff) {
+		sl_count(st, SL_C_DROP_CSUM);
+		return SL_DROP;
+	}
+	pk.payload = pk.tcp + pk.thl;
+	pk.plen = l4len - pk.thl;
+	pk.seq = sl_rd32(pk.tcp + 4);
+	pk.ack = sl_rd32(pk.tcp + 8);
+	pk.flags = pk.tcp[13];
+	pk.win = sl_rd16(pk.tcp + 14);
+	pk.now = rx->now;
+	sl_tcp_options(&pk);
+	return sl_tcp(cfg, st, &pk, rp);
+pass:
+	sl_count(st, SL_C_PASS);
+	return SL_PASS;
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * SLHTTPD core, output frames: sl_emit() writes the frames of a reply plan,
+ * one per call: Ethernet, IPv4 and TCP headers, response bytes, checksums.
+ */
+#include "sl_internal.h"
+
+/* ---- frame building ------------------------------------------------- */
+
+static sl_u32 sl_eth_ip(const struct sl_config *cfg, const struct sl_reply *rp,
+			sl_u8 *b, sl_u8 proto, sl_u32 l4len)
+{
+	sl_u8 *ip = b + SL_ETH_HLEN;
+	sl_u32 tot = 20 + l4len;
+
+	sl_copy(b, rp->eth_dst, 6);
+	sl_copy(b + 6, cfg->mac, 6);
+	sl_wr16(b + 12, SL_ETH_P_IP);
+	ip[0] = 0x45;
+	ip[1] = 0;
+	sl_wr16(ip + 2, (sl_u16)tot);
+	sl_wr16(ip + 4, 0);
+	sl_wr16(ip + 6, 0x4000);	/* DF */
+	ip[8] = cfg->ttl;
+	ip[9] = proto;
+	sl_wr32(ip + 12, rp->saddr);
+	sl_wr32(ip + 16, rp->daddr);
+	/* the header's sum from the values written, not read back */
+	sl_wr16(ip + 10, (sl_u16)~sl_csum_fold(0x4500u + tot + 0x4000u +
+		((sl_u32)cfg->ttl << 8) + proto + (rp->saddr >> 16) +
+		(rp->saddr & 0xffff) + (rp->daddr >> 16) + (rp->daddr & 0xffff)));
+	return SL_ETH_HLEN + tot;
+}
+
+/* Length of the TCP options a segment of this reply carries. */
+static sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
+{
+	if (flags & SL_TH_RST)
+		return 0;
+	return (rp->mss_opt ? 4 : 0) + (rp->ts ? 12 : 0);
+}
+
+/* TCP header + payload already in place; fill in the header and checksum. */
+static sl_u32 sl_tcp_frame(const struct sl_config *cfg,
+			   const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
+			   sl_u32 ack, sl_u8 flags, sl_u32 plen, sl_u32 txflags,
+			   struct sl_txinfo *ti)
+{
+	sl_u8 *th = b + SL_ETH_HLEN + 20, *o = th + 20;
+	sl_u32 optlen = sl_optlen(rp, flags), thl = 20 + optlen, sum;
+
+	sl_wr16(th, rp->sport);
+	sl_wr16(th + 2, rp->dport);
+	sl_wr32(th + 4, seq);
+	sl_wr32(th + 8, ack);
+	th[12] = (sl_u8)((thl / 4) << 4);
+	th[13] = flags;
+	sl_wr16(th + 14, cfg->window);
+	sl_wr16(th + 16, 0);
+	sl_wr16(th + 18, 0);
+	if (optlen && rp->mss_opt) {
+		o[0] = 2;
+		o[1] = 4;
+		sl_wr16(o + 2, cfg->mss);
+		o += 4;
+	}
+	if (optlen && rp->ts) {
+		o[0] = 1;
+		o[1] = 1;
+		o[2] = 8;
+		o[3] = 10;
+		sl_wr32(o + 4, rp->tsval);
+		sl_wr32(o + 8, rp->tsecr);
+	}
+	sum = sl_pseudo_sum(rp->saddr, rp->daddr, SL_IPPROTO_TCP, thl + plen);
+	ti->csum_start = SL_ETH_HLEN + 20;
+	ti->csum_offset = 16;
+	if (txflags & SL_TX_CSUM_OFFLOAD) {
+		sl_wr16(th + 16, sl_csum_fold(sum));
+		ti->csum_partial = 1;
+	} else {
+		sum = sl_csum_add(sum, th, thl + plen);
+		sl_wr16(th + 16, (sl_u16)~sl_csum_fold(sum));
+		ti->csum_partial = 0;
+	}
+	return sl_eth_ip(cfg, rp, b, SL_IPPROTO_TCP, thl + plen);
+}
+
+static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
+			   struct sl_reply *rp, sl_u8 *b, sl_u32 cap,
+			   sl_u32 txflags, struct sl_txinfo *ti)
+{
+	sl_u32 end, len, d, i, n;
+	sl_u8 *pl = b + SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK);
+	sl_u8 flags = SL_TH_ACK;
+
+	if (rp->cur == 0 || rp->cur <= rp->stop)
+		return 0;
+	end = sl_next_end(rp, rp->cur);
+	if (end < rp->stop)
+		return 0;
+	len = rp->cur - end;
+	if (cap < SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK) + len)
+		return 0;
+	i = 0;
+	d = rp->cur;
+	if (d > rp->body) {	/* header bytes, by offset from the start */
+		n = d - rp->body < len ? d - rp->body : len;
+		sl_copy(pl, rp->hdr + (rp->resp_len - d), n);
+		i = n;
+		d -= n;
+	}
+	if (i < len)	/* body: the line anchored at the end, in one copy */
+		sl_copy(pl + i, (const sl_u8 *)sl_body_run + ((64 - (d & 63)) & 63),
+			len - i);
+	if (end == 0) {
+		flags |= SL_TH_PSH;
+		if (rp->fin)
+			flags |= SL_TH_FIN;
+	}
+	st->c[SL_C_TX_BYTES] += len;
+	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur,
+			   end == 0 ? rp->ack_last : rp->ack, flags, len, txflags,
+			   ti);
+	rp->cur = end;
+	return len;
+}
+
+sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
+	       struct sl_reply *rp, sl_u8 *buf, sl_u32 cap, sl_u32 txflags,
+	       struct sl_txinfo *ti)
+{
+	sl_u32 len = 0, i;
+	sl_u8 *p;
+
+	switch (rp->kind) {
+	case SL_K_CTL:
+		if (cap < SL_HDRS_LEN + 16)
+			break;
+		len = sl_tcp_frame(cfg, rp, buf, rp->seq, rp->ack,
+				   rp->tcp_flags, 0, txflags, ti);
+		rp->kind = SL_K_NONE;
+		break;
+	case SL_K_RESP:
+		len = sl_emit_resp(cfg, st, rp, buf, cap, txflags, ti);
+		if (!len)
+			rp->kind = SL_K_NONE;
+		break;
+	case SL_K_ARP:
+		if (cap < 60)
+			break;
+		p = buf + SL_ETH_HLEN;
+		sl_copy(buf, rp->echo + 8, 6);		/* to the asker */
+		sl_copy(buf + 6, cfg->mac, 6);
+		sl_wr16(buf + 12, SL_ETH_P_ARP);
+		sl_copy(p, rp->echo, 6);		/* htype..plen */
+		sl_wr16(p + 6, 2);
+		sl_copy(p + 8, cfg->mac, 6);
+		sl_wr32(p + 14, cfg->addr);
+		sl_copy(p + 18, rp->echo + 8, 10);	/* sha, spa */
+		for (i = SL_ETH_HLEN + 28; i < 60; i++)
+			buf[i] = 0;
+		len = 60;
+		rp->kind = SL_K_NONE;
+		ti->csum_partial = 0;
+		break;
+	case SL_K_ICMP:
+		if (cap < SL_ETH_HLEN + 20 + rp->echo_len)
+			break;
+		p = buf + SL_ETH_HLEN + 20;
+		sl_copy(p, rp->echo, rp->echo_len);
+		p[0] = 0;
+		sl_wr16(p + 2, 0);
+		sl_wr16(p + 2, (sl_u16)~sl_csum_fold(sl_csum_add(0, p,
+							  rp->echo_len)));
+		len = sl_eth_ip(cfg, rp, buf, SL_IPPROTO_ICMP, rp->echo_len);
+		rp->kind = SL_K_NONE;
+		ti->csum_partial = 0;
+		break;
+	default:
+		break;
+	}
+	if (len)
+		sl_count(st, SL_C_TX_FRAMES);
+	else
+		rp->kind = SL_K_NONE;
+	return len;
+}
