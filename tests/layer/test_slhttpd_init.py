@@ -102,7 +102,7 @@ def show_config(ns: str, path: Path, conf: Path, fw_env: Path) -> str:
 def test_default_every_port_but_the_first_serves(netns, target_path, tmp_path):
     add_ports(netns, ["eth0", "eth1", "eth2", "eth3"])
     out = show_config(netns, target_path, CONF, uboot_env(tmp_path, {}))
-    assert out == "ifaces=eth1,eth2,eth3 addr= tcp_ports=80 mgmt=eth0:dhcp"
+    assert out == "ifaces=eth1,eth2,eth3 addr=any tcp_ports=80 mgmt=eth0:dhcp"
 
 
 def test_ports_in_numeric_order(netns, target_path, tmp_path):
@@ -132,7 +132,7 @@ def test_file_settings_apply_without_environment(netns, target_path, tmp_path):
     conf = tmp_path / "slhttpd.conf"
     conf.write_text(CONF.read_text() + "MGMT_IFACE=eth2\nSLHTTPD_TCP_PORTS=80,81\n")
     out = show_config(netns, target_path, conf, uboot_env(tmp_path, {"unrelated": "1"}))
-    assert out == "ifaces=eth0,eth1 addr= tcp_ports=80,81 mgmt=eth2:dhcp"
+    assert out == "ifaces=eth0,eth1 addr=any tcp_ports=80,81 mgmt=eth2:dhcp"
 
 
 def test_init_script_is_shellcheck_clean():
