@@ -90,12 +90,19 @@ step_kernel_source() {
 			"the versions the mirror has; the pin is in $inc"
 }
 
-# QEMU 10 from bookworm-backports (QEMU 7.2 corrupts CFI flash writes).
+# QEMU 10 from bookworm-backports: qemu-system-arm (QEMU 7.2 corrupts CFI flash
+# writes) and qemu-user (make bench counts ARMv7 instructions with qemu-arm's
+# -one-insn-per-tb, which QEMU 7.2 does not have).
 step_qemu() {
-	case "$(installed_version qemu-system-arm)" in
-	1:1[0-9].*) return 0 ;;
-	esac
-	scripts/apt-backports.sh qemu-system-arm ||
+	local p need=0
+	for p in qemu-system-arm qemu-user; do
+		case "$(installed_version "$p")" in
+		1:1[0-9].*) ;;
+		*) need=1 ;;
+		esac
+	done
+	[ "$need" = 1 ] || return 0
+	scripts/apt-backports.sh qemu-system-arm qemu-user ||
 		die "step 'qemu': QEMU 10 from bookworm-backports did not install (see above)"
 }
 

@@ -121,5 +121,5 @@ def test_qemu_10_is_installed_unless_it_is(tmp_path, status, installs):
     result = _deps(tree, env, "qemu")
     assert result.returncode == 0, result.stderr
     assert (called.read_text().split() if called.exists() else []) == (
-        ["qemu-system-arm"] if installs else []
+        ["qemu-system-arm", "qemu-user"] if installs else []
     )
