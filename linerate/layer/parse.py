@@ -163,13 +163,14 @@ def git_head(repo: Path) -> str:
 
 
 def write_build_conf(build: Path, layer_root: Path, layers: Layers, machine: str) -> None:
-    """A minimal build directory: the two layers, the machine, no network."""
+    """A minimal build directory: oe-core, the BSP and distro layers, the machine,
+    no network."""
     conf = build / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "bblayers.conf").write_text(
         'BBPATH = "${TOPDIR}"\n'
         'BBFILES ?= ""\n'
-        f'BBLAYERS = "{layers.oe_core / "meta"} {layer_root}"\n'
+        f'BBLAYERS = "{layers.oe_core / "meta"} {layer_root} {layer_root / "distro"}"\n'
     )
     (conf / "local.conf").write_text(
         f'MACHINE = "{machine}"\n'

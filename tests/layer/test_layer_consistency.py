@@ -22,8 +22,14 @@ from linerate.layer import conf as layer_conf
 from linerate.layer.kernel_tree import dts_for_dtb, pinned_tarball, read_members, tarball_listing
 
 KERNEL_BB = ROOT / "recipes" / "linux-ndiv" / "linux-ndiv_6.12.bb"
+DISTRO_LAYER = ROOT / "distro"
 RECIPE_FILES = sorted(
-    [*ROOT.glob("recipes/*/*.bb"), *ROOT.glob("recipes/*/*.bbappend"), *ROOT.glob("images/*.bb")]
+    [
+        *ROOT.glob("recipes/*/*.bb"),
+        *ROOT.glob("recipes/*/*.bbappend"),
+        *ROOT.glob("images/*.bb"),
+        *DISTRO_LAYER.glob("recipes/*/*.bbappend"),
+    ]
 )
 OVERRIDES = [*MACHINES, "linerate"]
 
@@ -300,7 +306,7 @@ def test_mirabox_kernel_image_is_the_deployed_uimage():
 
 
 def test_distro_is_small_and_console_only():
-    distro = layer_conf.read_conf(ROOT / "conf" / "distro" / "linerate.conf")
+    distro = layer_conf.read_conf(DISTRO_LAYER / "conf" / "distro" / "linerate.conf")
     assert distro.get("INIT_MANAGER") == "mdev-busybox"
     features = distro.get("DISTRO_FEATURES").split()
     assert not {"x11", "wayland", "systemd", "wifi", "bluetooth"} & set(features)
@@ -310,7 +316,7 @@ def test_distro_is_small_and_console_only():
     securetty = (ROOT / "recipes/linerate-board/files/securetty").read_text().splitlines()
     ttys = [t.strip() for t in securetty if t.strip() and not t.startswith("#")]
     assert ttys and all(t == "console" or t.startswith("ttyS") for t in ttys)
-    busybox = (ROOT / "recipes/busybox/files/linerate-securetty.cfg").read_text()
+    busybox = (DISTRO_LAYER / "recipes/busybox/files/linerate-securetty.cfg").read_text()
     assert "CONFIG_FEATURE_SECURETTY=y" in busybox
 
 
@@ -319,6 +325,28 @@ def test_layer_conf_anchors_its_recipes():
     assert 'BBFILE_PATTERN_linerate = "^${LAYERDIR}/(recipes|images)/"' in text
     assert 'LAYERDEPENDS_linerate = "core"' in text
     assert 'LINERATE_LAYERDIR := "${LAYERDIR}"' in text
+
+
+def test_bsp_and_distro_are_separate_layers():
+    """yocto-check-layer refuses a layer with both conf/machine and conf/distro: the
+    root is the BSP layer, distro/ the distro layer, and neither needs the other."""
+    assert sorted(p.stem for p in (ROOT / "conf" / "machine").glob("*.conf")) == sorted(MACHINES)
+    assert not (ROOT / "conf" / "distro").exists()
+    assert not (DISTRO_LAYER / "conf" / "machine").exists()
+    assert [p.stem for p in (DISTRO_LAYER / "conf" / "distro").glob("*.conf")] == ["linerate"]
+    distro = layer_conf.read_conf(DISTRO_LAYER / "conf" / "layer.conf")
+    assert distro.values["BBFILE_COLLECTIONS"] == "linerate-distro"
+    assert distro.values["LAYERDEPENDS_linerate-distro"] == "core"
+    assert (
+        distro.values["LAYERSERIES_COMPAT_linerate-distro"]
+        == (
+            layer_conf.read_conf(ROOT / "conf" / "layer.conf").values["LAYERSERIES_COMPAT_linerate"]
+        )
+    )
+    # The distro does not pick the BSP's kernel (its machines do).
+    text = (DISTRO_LAYER / "conf" / "distro" / "linerate.conf").read_text()
+    assert "linux-ndiv" not in text.replace("(linux-ndiv)", "")
+    assert (DISTRO_LAYER / "README.md").is_file()
 
 
 def test_ax3_boot_commands_copy_the_slot_to_ram_first():
