@@ -349,6 +349,46 @@ def test_bsp_and_distro_are_separate_layers():
     assert (DISTRO_LAYER / "README.md").is_file()
 
 
+#: Recipes that build for the linerate machines only (COMPATIBLE_MACHINE).
+MACHINE_ONLY = {
+    "linux-ndiv",
+    "linerate-board",
+    "slhttpd-module",
+    "slhttpd-config",
+    "linerate-image",
+}
+
+
+def recipe_name(path: Path) -> str:
+    return path.name.split("_")[0].removesuffix(".bb")
+
+
+def test_no_recipe_for_every_machine_depends_on_a_machine_only_one():
+    """A world build for someone else's machine skips our machine-only recipes: one
+    that builds everywhere must not (R)DEPEND on them ("Nothing RPROVIDES ...")."""
+    compat = {}
+    for recipe in RECIPE_FILES:
+        if recipe.suffix != ".bb":
+            continue
+        conf = layer_conf.read_conf(recipe, [recipe.parent, ROOT])
+        compat[recipe_name(recipe)] = conf.get("COMPATIBLE_MACHINE")
+    assert {name for name, value in compat.items() if value} == MACHINE_ONLY
+    assert set(compat.values()) - {""} == {"^(openblocks-ax3|mirabox)$"}
+    for recipe in RECIPE_FILES:
+        if recipe.suffix != ".bb" or compat[recipe_name(recipe)]:
+            continue
+        conf = layer_conf.read_conf(recipe, [recipe.parent, ROOT])
+        wanted = set()
+        for var, assignments in conf.history.items():
+            if var.split(":")[0] in ("DEPENDS", "RDEPENDS", "RRECOMMENDS", "IMAGE_INSTALL"):
+                wanted |= {w for _op, value in assignments for w in value.split()}
+        assert not wanted & MACHINE_ONLY, f"{recipe.name} builds for every machine"
+    # Machine-only packages that depend on other machine-only ones are per machine
+    # (not allarch): both linerate machines may share no such package.
+    config = (ROOT / "recipes/slhttpd/slhttpd-config_0.1.bb").read_text()
+    assert "allarch" not in config and 'PACKAGE_ARCH = "${MACHINE_ARCH}"' in config
+
+
 def test_ax3_boot_commands_copy_the_slot_to_ram_first():
     """The profile's boot_a/boot_b (what the flasher writes, addresses from the unit's
     survey) and the layer's bootcmd copy the NOR slot the image is sized for to RAM and
