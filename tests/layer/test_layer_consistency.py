@@ -346,6 +346,8 @@ def test_bsp_and_distro_are_separate_layers():
     # The distro does not pick the BSP's kernel (its machines do).
     text = (DISTRO_LAYER / "conf" / "distro" / "linerate.conf").read_text()
     assert "linux-ndiv" not in text.replace("(linux-ndiv)", "")
+    for name in ("README.md", "SECURITY.md"):
+        assert (ROOT / name).is_file(), name
     assert (DISTRO_LAYER / "README.md").is_file()
 
 
