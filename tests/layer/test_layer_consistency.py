@@ -391,6 +391,22 @@ def test_no_recipe_for_every_machine_depends_on_a_machine_only_one():
     assert "allarch" not in config and 'PACKAGE_ARCH = "${MACHINE_ARCH}"' in config
 
 
+KERNEL_UNPINNED = "0" * 40
+
+
+def test_kernel_srcrev_parses_offline_and_fetch_names_the_pin_step():
+    """SRCREV is a full commit (bitbake resolves nothing while parsing) and the tag
+    stays in SRC_URI (bitbake checks it names that commit); unpinned, do_fetch stops
+    with the step to run."""
+    conf = layer_conf.read_conf(KERNEL_BB, [KERNEL_BB.parent, ROOT])
+    assert re.fullmatch(r"[0-9a-f]{40}", conf.get("SRCREV"))
+    assert ";tag=v${LINUX_VERSION}" in conf.values["SRC_URI"]
+    assert conf.get("LINERATE_KERNEL_UNPINNED") == KERNEL_UNPINNED
+    text = KERNEL_BB.read_text()
+    assert 'do_fetch[prefuncs] += "linerate_check_kernel_pin"' in text
+    assert "linerate build --pin-kernel" in text
+
+
 def test_ax3_boot_commands_copy_the_slot_to_ram_first():
     """The profile's boot_a/boot_b (what the flasher writes, addresses from the unit's
     survey) and the layer's bootcmd copy the NOR slot the image is sized for to RAM and
