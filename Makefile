@@ -38,7 +38,7 @@ endif
 # The Yocto Project Compatible check: yocto-check-layer on the BSP layer (the
 # root) with both machines and on the distro layer (distro/), offline, with the
 # pinned oe-core and bitbake of ../shared/layers/ (skips, saying why, when they
-# are absent). About half an hour on 2 cores, so `make test` runs only its fast
+# are absent). About 50 minutes on 2 cores, so `make test` runs only its fast
 # parts (tests/layer/test_check_layer.py). Log: artifacts/check-layer.log.
 check-layer: deps
 	$(PY) -m linerate.layer.check

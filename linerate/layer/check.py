@@ -13,7 +13,7 @@ layers under test are a snapshot of the working tree (tracked and untracked,
 not ignored, files) in the workspace, made a git repository so that the
 script finds the top-level SECURITY.md as it would in a clone. The build
 directory is oe-core's default configuration (``MACHINE ??= "qemux86-64"``,
-``DISTRO`` nodistro) without network. It takes about 20-35 minutes on 2 cores;
+``DISTRO`` nodistro) without network. It takes about 50 minutes on 2 cores;
 the whole output goes to ``artifacts/check-layer.log``.
 
 Exit status: 0 when every layer passes (or when there are no third-party
@@ -40,7 +40,7 @@ MACHINES = ("openblocks-ax3", "mirabox")
 #: The distro layer, relative to the repository root.
 DISTRO_LAYER = "distro"
 LOG = ROOT / "artifacts" / "check-layer.log"
-#: Seconds the whole check may take (measured: about 30 min on 2 cores).
+#: Seconds the whole check may take (measured: 53 min on 2 shared cores).
 CHECK_TIMEOUT = 3 * 3600
 #: Environment variables bitbake takes from the environment, as
 #: oe-init-build-env sets them: yocto-check-layer passes MACHINE this way.

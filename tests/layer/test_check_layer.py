@@ -1,7 +1,7 @@
 """The Yocto Project Compatible check: fast parts here, the full run is `make check-layer`.
 
 The full yocto-check-layer run (BSP layer with both machines, distro layer)
-takes about half an hour on 2 cores, so `make test` does not run it: `make
+takes about 50 minutes on 2 cores, so `make test` does not run it: `make
 check-layer` does (linerate/layer/check.py). Here, in seconds: how
 yocto-check-layer's own code sees the two layers (one BSP, one distro layer,
 their collections and dependencies, every patch's Upstream-Status), the files
