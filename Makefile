@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 # board (on real hardware: pytest tests/board --board NAME --port DEV).
 TIERS ?= unit or host or layer or vboard or board
 
-.PHONY: all deps run test lint slhttpd kernel bench demo fuzz clean
+.PHONY: all deps run test lint check-layer slhttpd kernel bench demo fuzz clean
 
 all: slhttpd
 
@@ -34,6 +34,14 @@ ifneq ($(findstring board,$(TIERS)),)
 	# boot): board/vexpress/NOTES.md. Skips with the reason when U-Boot's source is missing.
 	$(PYTEST) tests/board --board vexpress --junitxml=artifacts/junit-board-vexpress.xml
 endif
+
+# The Yocto Project Compatible check: yocto-check-layer on the BSP layer (the
+# root) with both machines and on the distro layer (distro/), offline, with the
+# pinned oe-core and bitbake of ../shared/layers/ (skips, saying why, when they
+# are absent). About 50 minutes on 2 cores, so `make test` runs only its fast
+# parts (tests/layer/test_check_layer.py). Log: artifacts/check-layer.log.
+check-layer: deps
+	$(PY) -m linerate.layer.check
 
 # The appliance on the virtual board: builds the ndiv kernel, initramfs and
 # NOR image when missing, boots through U-Boot, serves 127.0.0.1:8080.

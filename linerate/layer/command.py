@@ -6,7 +6,11 @@ build/tmp/deploy/images/<machine>/, where the board profile (images:) and
 `linerate flash` look for them. Before starting it checks what a multi-hour
 build would otherwise trip over late: the host can reach the source servers
 (or a KAS_PREMIRRORS / a complete DL_DIR stands in), bitbake is not run as
-root, the host tools and the locale exist, and there is disk space.
+root, the host tools and the locale exist, and there is disk space. Then it
+pins the kernel: while linux-ndiv's SRCREV is still the placeholder, it resolves
+the stable tag with git ls-remote and writes the commit into the recipe (commit
+that change); once pinned, it checks that the tag still names that commit.
+``linerate build --pin-kernel`` only (re-)pins the kernel.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import subprocess
 from pathlib import Path
 
 from linerate import ROOT
-from linerate.errors import LinerateError
+from linerate.errors import LinerateError, UsageError
+from linerate.layer import kernel_pin
 from linerate.layer.kas import (
     host_problems,
     offline_sources_present,
@@ -34,7 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--board", required=True, help="board profile name (board/NAME/board.yml)")
+    p.add_argument("--board", help="board profile name (board/NAME/board.yml)")
+    p.add_argument(
+        "--pin-kernel",
+        action="store_true",
+        help="only resolve the kernel's stable tag (git ls-remote, needs the network) and "
+        "write its commit into linux-ndiv's SRCREV; no build",
+    )
     p.add_argument(
         "--container",
         action="store_true",
@@ -51,7 +62,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def pin_kernel() -> int:
+    pin, changed = kernel_pin.pin()
+    rel = pin.recipe.relative_to(ROOT)
+    if changed:
+        print(f"linerate build: {rel}: SRCREV = {pin.srcrev} ({pin.tag}); commit this change")
+    else:
+        print(f"linerate build: {rel}: SRCREV {pin.srcrev} is {pin.tag} already")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.pin_kernel:
+        return pin_kernel()
+    if not args.board:
+        raise UsageError("--board NAME is required (or --pin-kernel alone)")
     build_plan = plan(args.board, container=args.container)
     print(f"linerate build: board {build_plan.board}, machine {build_plan.machine}")
     print(f"  command:  (cd {ROOT} && {' '.join(build_plan.command)})")
@@ -70,7 +95,16 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             raise LinerateError("cannot build here:\n  - " + "\n  - ".join(problems))
     if args.dry_run:
+        if not kernel_pin.read_pin().pinned:
+            print("  kernel:   not pinned yet: the build resolves the tag first")
         return 0
+    if not args.skip_checks or not kernel_pin.read_pin().pinned:
+        pinned, changed = kernel_pin.ensure_pinned()
+        if changed:
+            print(
+                f"  kernel:   pinned {pinned.tag} = {pinned.srcrev} in "
+                f"{pinned.recipe.relative_to(ROOT)}; commit this change"
+            )
     if not Path(build_plan.command[0]).exists():
         raise LinerateError(
             f"{build_plan.command[0]} not found: run make deps (kas is a dev dependency)"

@@ -40,9 +40,6 @@ UNPRIVILEGED_USER = "nobody"
 #: Seconds to wait for a finished command's bitbake server to save its cache
 #: and exit (the next command would otherwise reparse everything).
 SERVER_EXIT_TIMEOUT = 180
-#: Stand-in for the kernel tag's commit when parsing offline (see
-#: write_build_conf); never used to fetch.
-OFFLINE_KERNEL_SRCREV = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -163,13 +160,15 @@ def git_head(repo: Path) -> str:
 
 
 def write_build_conf(build: Path, layer_root: Path, layers: Layers, machine: str) -> None:
-    """A minimal build directory: the two layers, the machine, no network."""
+    """A minimal build directory: oe-core, the BSP and distro layers, the machine,
+    no network. Nothing stands in for the kernel's SRCREV: the recipe parses
+    offline as it is (pinned or with its placeholder)."""
     conf = build / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "bblayers.conf").write_text(
         'BBPATH = "${TOPDIR}"\n'
         'BBFILES ?= ""\n'
-        f'BBLAYERS = "{layers.oe_core / "meta"} {layer_root}"\n'
+        f'BBLAYERS = "{layers.oe_core / "meta"} {layer_root} {layer_root / "distro"}"\n'
     )
     (conf / "local.conf").write_text(
         f'MACHINE = "{machine}"\n'
@@ -185,11 +184,6 @@ def write_build_conf(build: Path, layer_root: Path, layers: Layers, machine: str
         f'SSTATE_DIR = "{build}/sstate"\n'
         f'PERSISTENT_DIR = "{build}/cache"\n'
         'BB_SERVER_TIMEOUT = "0"\n'
-        # linux-ndiv pins the stable tag v${LINUX_VERSION}; bitbake resolves a
-        # tag with `git ls-remote` while parsing, which BB_NO_NETWORK forbids.
-        # Offline, a placeholder commit stands in: parsing and the task graph
-        # do not depend on its value (nothing is fetched).
-        f'SRCREV:pn-linux-ndiv = "{OFFLINE_KERNEL_SRCREV}"\n'
     )
 
 

@@ -15,13 +15,18 @@ PV = "${LINUX_VERSION}"
 # The stable tree at the tag v${LINUX_VERSION}. LINUX_VERSION, the patch
 # series and the configuration fragments come from linux-ndiv.inc (owned with
 # the series; `linerate kernel` reads the same file), in order.
-# No SRCREV yet: the commit the tag names could not be read where this layer
-# was written (no access to kernel.org), so bitbake resolves the tag with
-# `git ls-remote` while parsing, which needs the network (the offline parse
-# test supplies a placeholder, see linerate/layer_parse.py). Once a build host
-# has resolved it (`git ls-remote <url> refs/tags/v6.12.117^{}`), set
-# SRCREV = "<that commit>" here: bitbake then also checks the tag still names it.
 SRC_URI = "git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git;protocol=https;branch=linux-6.12.y;tag=v${LINUX_VERSION}"
+
+# The commit the tag names. With tag= and a commit both set, bitbake parses
+# without the network and its git fetcher checks, when it unpacks, that the
+# tag still names this commit (a moved tag or a LINUX_VERSION changed without
+# re-pinning fails the build). Until a host with network has pinned it, the
+# line holds LINERATE_KERNEL_UNPINNED, which parses offline and stops do_fetch
+# with the step to run: `python -m linerate build --pin-kernel` resolves the
+# tag with git ls-remote and rewrites this line (`linerate build` does it by
+# itself on its first online run); commit the change.
+LINERATE_KERNEL_UNPINNED = "0000000000000000000000000000000000000000"
+SRCREV = "0000000000000000000000000000000000000000"
 require linux-ndiv.inc
 
 LINUX_VERSION_EXTENSION ?= "-ndiv"
@@ -30,6 +35,16 @@ KERNEL_LOCALVERSION = "${LINUX_VERSION_EXTENSION}"
 COMPATIBLE_MACHINE = "^(openblocks-ax3|mirabox)$"
 
 inherit kernel
+
+python linerate_check_kernel_pin() {
+    if d.getVar("SRCREV") == d.getVar("LINERATE_KERNEL_UNPINNED"):
+        bb.fatal("linux-ndiv: SRCREV is not pinned yet (the commit of tag v%s is unknown). "
+                 "On a host with network, run `python -m linerate build --pin-kernel` in the "
+                 "repository (it writes the commit into %s), commit it, and build again."
+                 % (d.getVar("LINUX_VERSION"), d.getVar("FILE")))
+}
+linerate_check_kernel_pin[doc] = "Stops the fetch with the step to run while SRCREV is the unpinned placeholder"
+do_fetch[prefuncs] += "linerate_check_kernel_pin"
 
 def linerate_fragments(d):
     """The configuration fragments (file://*.cfg) of SRC_URI, in order."""

@@ -14,7 +14,15 @@ SRC_URI = "\
 
 S = "${UNPACKDIR}"
 
-inherit update-rc.d allarch
+inherit update-rc.d
+
+# Board configuration, not a generic package: it needs the board support of
+# the linerate machines (linerate-board) and the module built against their
+# ndiv kernel, so it exists only for them, and one machine's package may
+# differ from the other's. A world build for any other machine skips it
+# instead of failing on linerate-board.
+PACKAGE_ARCH = "${MACHINE_ARCH}"
+COMPATIBLE_MACHINE = "^(openblocks-ax3|mirabox)$"
 
 INITSCRIPT_NAME = "slhttpd"
 # After mdev and networking basics (S40), before gettys.

@@ -17,6 +17,10 @@ S = "${UNPACKDIR}/slhttpd/kernel"
 
 inherit module
 
+# Needs the ndiv hook (include/linux/ndiv.h, ndiv_rx()) of linux-ndiv, the
+# kernel of the linerate machines only: no other kernel can build it.
+COMPATIBLE_MACHINE = "^(openblocks-ax3|mirabox)$"
+
 # slhttpd/kernel/Makefile builds in OUT, which gets symbolic links to the
 # module's and the core's sources (Kbuild writes next to its sources; the
 # unpacked tree stays clean). KERNEL_SRC comes from module.bbclass.

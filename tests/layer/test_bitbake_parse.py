@@ -16,6 +16,7 @@ import pytest
 import yaml
 from layerlib import MACHINES, ROOT
 
+from linerate.layer import kernel_pin
 from linerate.layer import parse as layer_parse
 
 #: Recipes and image tasks each machine's linerate-image must pull in.
@@ -143,3 +144,21 @@ def test_distro_resolves_small(machine, layers, build_root):
         "mirabox": {"ubi"},
     }[machine]
     assert set(values["IMAGE_FSTYPES"].split()) == fstypes
+
+
+def test_unpinned_kernel_parses_and_its_fetch_names_the_pin_step(layers, build_root):
+    """No stand-in SRCREV: the recipe parses offline as it is (the tests above), and
+    while it is unpinned, its do_fetch stops before any git command with the step to
+    run (bitbake -b: this recipe's task alone, without building git-native first)."""
+    pin = kernel_pin.read_pin()
+    if pin.pinned:
+        pytest.skip(f"linux-ndiv is pinned ({pin.srcrev}): the fetch goes to the network")
+    build = build_root / MACHINES[0]
+    layer_parse.write_build_conf(build, ROOT, layers, MACHINES[0])
+    assert "SRCREV" not in (build / "conf" / "local.conf").read_text()
+    result = layer_parse.bitbake(build, layers, ["-b", str(kernel_pin.KERNEL_BB), "-c", "fetch"])
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-6000:]
+    assert "SRCREV is not pinned yet" in output, output[-6000:]
+    assert "python -m linerate build --pin-kernel" in output
+    assert "ls-remote" not in output and "git clone" not in output

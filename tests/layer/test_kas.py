@@ -66,11 +66,19 @@ def test_lock_file_pins_the_same_commits():
     assert {n: r["commit"] for n, r in locked.items()} == pinned
 
 
-def test_layer_series_matches_pinned_branch():
+@pytest.mark.parametrize("layer, collection", [(".", "linerate"), ("distro", "linerate-distro")])
+def test_layer_series_matches_pinned_branch(layer, collection):
     oe_branch = load(ROOT / "kas.yml")["repos"]["openembedded-core"]["branch"]
-    layer_conf = (ROOT / "conf" / "layer.conf").read_text()
-    m = re.search(r'^LAYERSERIES_COMPAT_linerate = "([^"]+)"', layer_conf, re.M)
+    layer_conf = (ROOT / layer / "conf" / "layer.conf").read_text()
+    m = re.search(rf'^LAYERSERIES_COMPAT_{collection} = "([^"]+)"', layer_conf, re.M)
     assert m and m.group(1).split() == [oe_branch]
+
+
+def test_kas_adds_the_bsp_and_the_distro_layer():
+    layers = load(ROOT / "kas.yml")["repos"]["linerate"]["layers"]
+    assert set(layers) == {".", "distro"}
+    for layer in layers:
+        assert (ROOT / layer / "conf" / "layer.conf").is_file()
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))

@@ -22,8 +22,14 @@ from linerate.layer import conf as layer_conf
 from linerate.layer.kernel_tree import dts_for_dtb, pinned_tarball, read_members, tarball_listing
 
 KERNEL_BB = ROOT / "recipes" / "linux-ndiv" / "linux-ndiv_6.12.bb"
+DISTRO_LAYER = ROOT / "distro"
 RECIPE_FILES = sorted(
-    [*ROOT.glob("recipes/*/*.bb"), *ROOT.glob("recipes/*/*.bbappend"), *ROOT.glob("images/*.bb")]
+    [
+        *ROOT.glob("recipes/*/*.bb"),
+        *ROOT.glob("recipes/*/*.bbappend"),
+        *ROOT.glob("images/*.bb"),
+        *DISTRO_LAYER.glob("recipes/*/*.bbappend"),
+    ]
 )
 OVERRIDES = [*MACHINES, "linerate"]
 
@@ -300,7 +306,7 @@ def test_mirabox_kernel_image_is_the_deployed_uimage():
 
 
 def test_distro_is_small_and_console_only():
-    distro = layer_conf.read_conf(ROOT / "conf" / "distro" / "linerate.conf")
+    distro = layer_conf.read_conf(DISTRO_LAYER / "conf" / "distro" / "linerate.conf")
     assert distro.get("INIT_MANAGER") == "mdev-busybox"
     features = distro.get("DISTRO_FEATURES").split()
     assert not {"x11", "wayland", "systemd", "wifi", "bluetooth"} & set(features)
@@ -310,7 +316,7 @@ def test_distro_is_small_and_console_only():
     securetty = (ROOT / "recipes/linerate-board/files/securetty").read_text().splitlines()
     ttys = [t.strip() for t in securetty if t.strip() and not t.startswith("#")]
     assert ttys and all(t == "console" or t.startswith("ttyS") for t in ttys)
-    busybox = (ROOT / "recipes/busybox/files/linerate-securetty.cfg").read_text()
+    busybox = (DISTRO_LAYER / "recipes/busybox/files/linerate-securetty.cfg").read_text()
     assert "CONFIG_FEATURE_SECURETTY=y" in busybox
 
 
@@ -319,6 +325,86 @@ def test_layer_conf_anchors_its_recipes():
     assert 'BBFILE_PATTERN_linerate = "^${LAYERDIR}/(recipes|images)/"' in text
     assert 'LAYERDEPENDS_linerate = "core"' in text
     assert 'LINERATE_LAYERDIR := "${LAYERDIR}"' in text
+
+
+def test_bsp_and_distro_are_separate_layers():
+    """yocto-check-layer refuses a layer with both conf/machine and conf/distro: the
+    root is the BSP layer, distro/ the distro layer, and neither needs the other."""
+    assert sorted(p.stem for p in (ROOT / "conf" / "machine").glob("*.conf")) == sorted(MACHINES)
+    assert not (ROOT / "conf" / "distro").exists()
+    assert not (DISTRO_LAYER / "conf" / "machine").exists()
+    assert [p.stem for p in (DISTRO_LAYER / "conf" / "distro").glob("*.conf")] == ["linerate"]
+    distro = layer_conf.read_conf(DISTRO_LAYER / "conf" / "layer.conf")
+    assert distro.values["BBFILE_COLLECTIONS"] == "linerate-distro"
+    assert distro.values["LAYERDEPENDS_linerate-distro"] == "core"
+    assert (
+        distro.values["LAYERSERIES_COMPAT_linerate-distro"]
+        == (
+            layer_conf.read_conf(ROOT / "conf" / "layer.conf").values["LAYERSERIES_COMPAT_linerate"]
+        )
+    )
+    # The distro does not pick the BSP's kernel (its machines do).
+    text = (DISTRO_LAYER / "conf" / "distro" / "linerate.conf").read_text()
+    assert "linux-ndiv" not in text.replace("(linux-ndiv)", "")
+    for name in ("README.md", "SECURITY.md"):
+        assert (ROOT / name).is_file(), name
+    assert (DISTRO_LAYER / "README.md").is_file()
+
+
+#: Recipes that build for the linerate machines only (COMPATIBLE_MACHINE).
+MACHINE_ONLY = {
+    "linux-ndiv",
+    "linerate-board",
+    "slhttpd-module",
+    "slhttpd-config",
+    "linerate-image",
+}
+
+
+def recipe_name(path: Path) -> str:
+    return path.name.split("_")[0].removesuffix(".bb")
+
+
+def test_no_recipe_for_every_machine_depends_on_a_machine_only_one():
+    """A world build for someone else's machine skips our machine-only recipes: one
+    that builds everywhere must not (R)DEPEND on them ("Nothing RPROVIDES ...")."""
+    compat = {}
+    for recipe in RECIPE_FILES:
+        if recipe.suffix != ".bb":
+            continue
+        conf = layer_conf.read_conf(recipe, [recipe.parent, ROOT])
+        compat[recipe_name(recipe)] = conf.get("COMPATIBLE_MACHINE")
+    assert {name for name, value in compat.items() if value} == MACHINE_ONLY
+    assert set(compat.values()) - {""} == {"^(openblocks-ax3|mirabox)$"}
+    for recipe in RECIPE_FILES:
+        if recipe.suffix != ".bb" or compat[recipe_name(recipe)]:
+            continue
+        conf = layer_conf.read_conf(recipe, [recipe.parent, ROOT])
+        wanted = set()
+        for var, assignments in conf.history.items():
+            if var.split(":")[0] in ("DEPENDS", "RDEPENDS", "RRECOMMENDS", "IMAGE_INSTALL"):
+                wanted |= {w for _op, value in assignments for w in value.split()}
+        assert not wanted & MACHINE_ONLY, f"{recipe.name} builds for every machine"
+    # Machine-only packages that depend on other machine-only ones are per machine
+    # (not allarch): both linerate machines may share no such package.
+    config = (ROOT / "recipes/slhttpd/slhttpd-config_0.1.bb").read_text()
+    assert "allarch" not in config and 'PACKAGE_ARCH = "${MACHINE_ARCH}"' in config
+
+
+KERNEL_UNPINNED = "0" * 40
+
+
+def test_kernel_srcrev_parses_offline_and_fetch_names_the_pin_step():
+    """SRCREV is a full commit (bitbake resolves nothing while parsing) and the tag
+    stays in SRC_URI (bitbake checks it names that commit); unpinned, do_fetch stops
+    with the step to run."""
+    conf = layer_conf.read_conf(KERNEL_BB, [KERNEL_BB.parent, ROOT])
+    assert re.fullmatch(r"[0-9a-f]{40}", conf.get("SRCREV"))
+    assert ";tag=v${LINUX_VERSION}" in conf.values["SRC_URI"]
+    assert conf.get("LINERATE_KERNEL_UNPINNED") == KERNEL_UNPINNED
+    text = KERNEL_BB.read_text()
+    assert 'do_fetch[prefuncs] += "linerate_check_kernel_pin"' in text
+    assert "linerate build --pin-kernel" in text
 
 
 def test_ax3_boot_commands_copy_the_slot_to_ram_first():

@@ -17,12 +17,14 @@ OELINT = Path(sys.executable).parent / "oelint-adv"
 def recipe_files() -> list[Path]:
     files = [*ROOT.glob("recipes/*/*.bb"), *ROOT.glob("recipes/*/*.bbappend")]
     files += ROOT.glob("images/*.bb")
+    files += ROOT.glob("distro/recipes/*/*.bbappend")
     return sorted(files)
 
 
 def test_layer_has_recipes_to_lint():
     names = {p.name for p in recipe_files()}
     assert {"linux-ndiv_6.12.bb", "linerate-image.bb", "slhttpd-module_0.1.bb"} <= names
+    assert "busybox_%.bbappend" in names
 
 
 def test_oelint_clean():
