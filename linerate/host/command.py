@@ -76,6 +76,9 @@ def _wait(fe: Frontend) -> int:
         stop = True
 
     old = signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C stops it even when a shell started us in the background with SIGINT
+    # ignored (as `make test &` does): take it back, as linerate vboard does.
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while not stop and fe.proc.poll() is None:
             try:
@@ -84,6 +87,7 @@ def _wait(fe: Frontend) -> int:
                 break
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
     code = fe.stop()
     sys.stdout.write(fe.stdout_text)
     sys.stderr.write(fe.stderr_text)
