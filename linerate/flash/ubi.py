@@ -36,6 +36,7 @@ from linerate.board.profile import Nand, Profile, Rescue
 from linerate.board.strategy import BoardStrategy
 from linerate.console import ConsoleError, LinuxShell
 from linerate.flash.errors import FlashError
+from linerate.flash.nand import check_writable
 from linerate.flash.progress import Progress
 from linerate.flash.ram import RamLoader
 from linerate.flash.rescue import PROMPT, kernel_uimage, rescue_initrd
@@ -223,14 +224,9 @@ class UbiFromLinux:
 
     def check_image(self, image: Path) -> tuple[Volume, ...]:
         """The image's volumes, or a refusal before the board is touched."""
-        part = self.nand.partition("ubi")
-        size = image.stat().st_size
-        if size > part.size - self.nand.erase_block:
-            raise FlashError(
-                f"the UBI image ({size} bytes) leaves no spare erase block in the ubi "
-                f"partition ({part.size} bytes)",
-                state="nothing done: the board is untouched",
-            )
+        # The same rules as a write from U-Boot: never a read-only partition or one
+        # overlapping it, and a spare erase block for a bad block.
+        check_writable(self.nand, self.nand.partition("ubi"), image.stat().st_size)
         return volumes(image, self.nand.erase_block)
 
     def flash(self, image: Path, kernel: Path, initrd: Path) -> UbiResult:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from linerate import ROOT
+from linerate.layer import parse as layer_parse
 
 MACHINES = ("openblocks-ax3", "mirabox")
 #: board folder -> kas machine, as the layer defines them.
@@ -23,3 +24,14 @@ def board_profile(board: str) -> dict:
     data = yaml.safe_load(path.read_text())
     assert isinstance(data, dict), f"{path}: not a mapping"
     return data
+
+
+def pinned_layers(why: str) -> layer_parse.Layers:
+    """The pinned third-party layers, or a skip that says what is missing and ``why``."""
+    found = layer_parse.find_layers()
+    if found is None:
+        pytest.skip(
+            f"no third-party layers{why}: {layer_parse.LAYERS_ENV} is not set and "
+            f"{layer_parse.SHARED_ARCHIVE} does not exist"
+        )
+    return found

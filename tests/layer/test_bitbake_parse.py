@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from layerlib import MACHINES, ROOT
+from layerlib import MACHINES, ROOT, pinned_layers
 
 from linerate.layer import kernel_pin
 from linerate.layer import parse as layer_parse
@@ -48,13 +48,7 @@ EXPECTED_TASKS = {
 
 @pytest.fixture(scope="module")
 def layers() -> layer_parse.Layers:
-    found = layer_parse.find_layers()
-    if found is None:
-        pytest.skip(
-            f"no third-party layers to parse with: {layer_parse.LAYERS_ENV} is not set and "
-            f"{layer_parse.SHARED_ARCHIVE} does not exist (kas checkout kas.yml puts them "
-            "in layers/)"
-        )
+    found = pinned_layers(" to parse with (kas checkout kas.yml puts them in layers/)")
     problems = found.problems()
     assert not problems, f"{layer_parse.LAYERS_ENV}={found.root}: missing {problems}"
     return found
