@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,21 +45,34 @@ TEST_IF, MGMT_IF = "eth1", "eth0"
 ARTIFACTS = ROOT / "artifacts" / "vboard"
 
 
+def _takes_nic(cls: type) -> bool:
+    return "nic" in inspect.signature(cls).parameters
+
+
 def nic_models() -> tuple[str, ...]:
     """The test port's NIC models: every one the launcher offers (``NIC_MODELS``, with
     ``--nic``), else QEMU's e1000 (the only model before ``--nic``)."""
-    return tuple(getattr(launcher, "NIC_MODELS", ("e1000",)))
+    models = getattr(launcher, "NIC_MODELS", None)
+    if models is None:
+        if _takes_nic(launcher.VirtualBoard):
+            raise AssertionError("VirtualBoard takes nic= but launcher has no NIC_MODELS")
+        return ("e1000",)
+    return tuple(models)
 
 
 NIC_MODELS = nic_models()
 
 
-def board_options(model: str) -> dict[str, object]:
-    options: dict[str, object] = {"tap": True}
-    if "nic" in inspect.signature(launcher.VirtualBoard).parameters:
+def target_options(model: str) -> dict[str, Any]:
+    """VirtualTarget's arguments for a board with the tap cable and ``model`` on its test port."""
+    board: dict[str, Any] = {"tap": True}
+    options: dict[str, Any] = {"board_options": board}
+    if _takes_nic(VirtualTarget):
         options["nic"] = model
+    elif _takes_nic(launcher.VirtualBoard):
+        board["nic"] = model
     elif model != "e1000":
-        raise AssertionError(f"VirtualBoard takes no nic= for {model}")
+        raise AssertionError(f"no nic= for {model}")
     return options
 
 
@@ -199,7 +213,7 @@ def cabled(request: pytest.FixtureRequest, vboard_images: BoardImages) -> Iterat
         images=vboard_images,
         transcript=transcript,
         boot_to=State.SHELL,
-        board_options=board_options(model),
+        **target_options(model),
     ) as target:
         cable = target.vboard.cable
         assert cable is not None, "the board has no tap cable"
