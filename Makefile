@@ -44,9 +44,13 @@ check-layer: deps
 	$(PY) -m linerate.layer.check
 
 # The appliance on the virtual board: builds the ndiv kernel, initramfs and
-# NOR image when missing, boots through U-Boot, serves 127.0.0.1:8080.
+# NOR image when missing, boots through U-Boot, serves 127.0.0.1:8080 (slirp,
+# the management port). As root (needed by deps anyway) its test port is also
+# cabled to a tap in a network namespace (--tap): Linux clients straight to the
+# guest's driver. RUN_TAP= (empty) skips that; not root: slirp only.
+RUN_TAP ?= $(if $(filter 0,$(shell id -u)),--tap)
 run: deps slhttpd
-	$(PY) -m linerate vboard
+	$(PY) -m linerate vboard $(RUN_TAP)
 
 # SLHTTPD's userspace frontend in network namespaces (no kernel build).
 demo: deps slhttpd

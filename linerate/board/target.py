@@ -10,8 +10,10 @@ power-on (timed: ``strategy.time_to_uboot``, ``strategy.time_to_shell``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from linerate import ROOT
 from linerate.board.profile import Port, Profile, load_profile
@@ -101,7 +103,9 @@ class VirtualTarget(Target):
     ``boot_to``: after power-on, reach U-Boot (``State.UBOOT``) or a shell
     (``State.SHELL``), stopping in U-Boot on the way unless ``stop_in_uboot`` is
     False; None leaves the board running (the strategy finds it later).
-    ``direct_kernel``: QEMU starts the kernel itself (no U-Boot)."""
+    ``direct_kernel``: QEMU starts the kernel itself (no U-Boot). ``board_options``: more
+    keyword arguments for :class:`VirtualBoard` (e.g. ``{"tap": True}``: the test port
+    cabled to a tap in a namespace, ``board.cable``)."""
 
     def __init__(
         self,
@@ -115,6 +119,7 @@ class VirtualTarget(Target):
         run_dir: Path | None = None,
         boot_timeout: float = 120.0,
         console: str = "pty",
+        board_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.profile = profile or load_profile("virt")
         #: How the console is reached: QEMU's pty, or through ser2net as a lab serves a
@@ -129,6 +134,7 @@ class VirtualTarget(Target):
         self.direct_kernel = direct_kernel
         self.run_dir = run_dir
         self.boot_timeout = boot_timeout
+        self.board_options = dict(board_options or {})
 
     def start(self) -> VirtualTarget:
         if self.images is None:
@@ -137,7 +143,12 @@ class VirtualTarget(Target):
         self.kernel_description = self.images.kernel.description
         if self.images.no_ndiv_reason:
             self.kernel_description += f"; {self.images.no_ndiv_reason}"
-        board = launch(self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel)
+        board = launch(
+            self.images,
+            run_dir=self.run_dir,
+            direct_kernel=self.direct_kernel,
+            **self.board_options,
+        )
         self.board = board
         try:
             board.start(paused=True)
@@ -191,15 +202,19 @@ class VirtualTarget(Target):
             self.board = None
 
 
-def launch(images: BoardImages, run_dir: Path | None, direct_kernel: bool) -> VirtualBoard:
-    """The QEMU machine the images are for (not started)."""
+def launch(
+    images: BoardImages, run_dir: Path | None, direct_kernel: bool, **options: Any
+) -> VirtualBoard:
+    """The QEMU machine the images are for (not started); ``options`` go to VirtualBoard."""
     if images.machine == "vexpress":
         from linerate.vboard.vexpress import VexpressBoard
 
         if direct_kernel:
             raise LinerateError("the vexpress board always boots through its U-Boot")
+        if options:
+            raise LinerateError(f"the vexpress board takes no {', '.join(options)}")
         return VexpressBoard(images, run_dir=run_dir)
-    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel)
+    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel, **options)
 
 
 def open_target(profile: Profile, device: str | None, transcript: Path | None = None) -> Target:

@@ -174,6 +174,18 @@ class VirtualBoard:
             *("-pidfile", str(self.run_dir / "qemu.pid")),
         ]
 
+    def test_port_netdev(self, netdev_id: str) -> str:
+        """NIC1's ``-netdev``: the tap cable (``tap=True``), else the raw-frame link."""
+        if self.cable is not None:
+            return self.cable.netdev(netdev_id)
+        if self.frames is None:
+            raise LinerateError("this board has no test-port link (frame_link=False)")
+        (lh, lp), (rh, rp) = self.frames.into_guest, self.frames.from_guest
+        return (
+            f"dgram,id={netdev_id},local.type=inet,local.host={lh},local.port={lp},"
+            f"remote.type=inet,remote.host={rh},remote.port={rp}"
+        )
+
     def command(self) -> list[str]:
         hostfwd = self.hostfwd()
         args = [
@@ -195,19 +207,10 @@ class VirtualBoard:
             f"e1000,netdev=n0,romfile=,mac={NIC0_MAC}",
             "-S",
         ]
-        netdev1 = None
-        if self.cable is not None:
-            netdev1 = self.cable.netdev("n1")
-        elif self.frames is not None:
-            (lh, lp), (rh, rp) = self.frames.into_guest, self.frames.from_guest
-            netdev1 = (
-                f"dgram,id=n1,local.type=inet,local.host={lh},local.port={lp},"
-                f"remote.type=inet,remote.host={rh},remote.port={rp}"
-            )
-        if netdev1 is not None:
+        if self.frames is not None or self.cable is not None:
             args += [
                 "-netdev",
-                netdev1,
+                self.test_port_netdev("n1"),
                 "-device",
                 f"e1000,netdev=n1,romfile=,mac={NIC1_MAC}",
             ]
