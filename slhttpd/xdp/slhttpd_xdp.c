@@ -191,12 +191,4 @@ int slhttpd_xdp_emit(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
-/* For the peer end of a veth: XDP_TX and redirects into a veth need its NAPI. */
-SEC("xdp")
-int slhttpd_xdp_pass(struct xdp_md *ctx)
-{
-	(void)ctx;
-	return XDP_PASS;
-}
-
 char _license[] SEC("license") = "Dual MIT/GPL";
