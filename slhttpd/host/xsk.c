@@ -47,6 +47,7 @@ struct fe_xsk {
 	unsigned int nfree;
 	uint64_t rx_addr;	/* frame being handled */
 	uint64_t cur_addr;	/* frame of the current TX slot */
+	int have_cur;		/* cur_addr taken and not committed: reused */
 	unsigned int pending;	/* TX descriptors not yet submitted */
 	uint8_t spare[XSK_FRAME_SIZE];	/* TX slot when the UMEM is exhausted */
 	int spare_used;
@@ -244,6 +245,9 @@ uint8_t *fe_xsk_tx_slot(struct fe_port *p, struct fe_stats *fs)
 
 	if (x->pending >= XSK_TX_BATCH)
 		fe_xsk_tx_flush(p, fs);
+	/* the caller may not use a slot (sl_emit() returned 0): it stays ours */
+	if (x->have_cur)
+		return xsk_umem__get_data(x->area, x->cur_addr);
 	if (!x->nfree)
 		reap(x);
 	if (!x->nfree)
@@ -253,6 +257,7 @@ uint8_t *fe_xsk_tx_slot(struct fe_port *p, struct fe_stats *fs)
 		return x->spare;
 	}
 	x->spare_used = 0;
+	x->have_cur = 1;
 	x->cur_addr = x->free_addr[--x->nfree];
 	return xsk_umem__get_data(x->area, x->cur_addr);
 }
@@ -263,9 +268,13 @@ void fe_xsk_tx_commit(struct fe_port *p, uint32_t len, struct fe_stats *fs)
 	struct xdp_desc *d;
 	uint32_t idx;
 
-	if (x->spare_used || xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
-		if (!x->spare_used)
-			x->free_addr[x->nfree++] = x->cur_addr;
+	if (x->spare_used) {
+		fs->c[FE_TX_ERRORS]++;
+		return;
+	}
+	x->have_cur = 0;
+	if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+		x->free_addr[x->nfree++] = x->cur_addr;
 		fs->c[FE_TX_ERRORS]++;
 		return;
 	}
