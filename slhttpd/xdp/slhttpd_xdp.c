@@ -181,13 +181,16 @@ int slhttpd_xdp_emit(struct xdp_md *ctx)
 	/* more than one frame: the answer is the userspace core's */
 	if (sl_emit_more(&s->rp))
 		return sl_to_user(ctx);
-	sl_account(s, tot);
-	if (n < 14 || n > SL_FRAME_MAX || s->len > SL_FRAME_MAX)
+	if (n < 14 || n > SL_FRAME_MAX || s->len > SL_FRAME_MAX) {
+		sl_account(s, tot);
 		return XDP_DROP;
+	}
+	/* no room to grow the frame (driver's tailroom): userspace answers it */
 	if (bpf_xdp_adjust_tail(ctx, (int)n - (int)s->len) < 0)
-		return XDP_DROP;
+		return sl_to_user(ctx);
 	if (bpf_xdp_store_bytes(ctx, 0, s->tx, n) < 0)
 		return XDP_DROP;
+	sl_account(s, tot);
 	return XDP_TX;
 }
 
