@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""SLHTTPD host frontend vs nginx-light, same client, same veth, one run; plus the core's cost
-per frame per path (time and instructions). See docs/benchmark.md.
+"""SLHTTPD (XDP and AF_PACKET frontends) vs nginx-light, same client, same veth, one run; SYN ->
+SYN-ACK with a raw-frame generator; the core's cost per frame per path (time and instructions).
+See docs/benchmark.md.
 
     sudo .venv/bin/python bench/run_bench.py [--seconds 10] [--conns 32] [--object 1024]
 
@@ -12,6 +13,7 @@ Only the core costs: --skip-net.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from linerate.errors import LinerateError  # noqa: E402
 from linerate.host import netns  # noqa: E402
 from linerate.host.body import body  # noqa: E402
-from linerate.host.frontend import Frontend, build  # noqa: E402
+from linerate.host.frontend import XDP_PASS_OBJ, Frontend, build  # noqa: E402
 from linerate.host.wrk import WrkResult, parse_wrk, wrk_argv  # noqa: E402
 
 BUILD = Path(os.environ.get("LINERATE_BUILD", REPO / "build")) / "bench"
@@ -57,13 +60,31 @@ class Run:
         return self.cpu / self.wrk.requests * 1e6 if self.wrk.requests else float("nan")
 
 
+def bpf_seconds() -> float:
+    """Run time of the SLHTTPD XDP programs so far (kernel.bpf_stats_enabled must be 1): the
+    server CPU that runs in the NIC's softirq, charged to no server process."""
+    out = subprocess.run(
+        ["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    total = 0
+    for prog in json.loads(out or "[]"):
+        if str(prog.get("name", "")).startswith("slhttpd_xdp"):
+            total += int(prog.get("run_time_ns", 0))
+    return total / 1e9
+
+
 def measure(
-    topo: netns.Topology, server: str, pids: list[int], url: str, args: argparse.Namespace
+    topo: netns.Topology,
+    server: str,
+    pids: list[int],
+    url: str,
+    args: argparse.Namespace,
+    extra_cpu: Callable[[], float] = lambda: 0.0,
 ) -> list[Run]:
     runs = []
     for mode, close in (("keep-alive", False), ("close", True)):
         argv = wrk_argv(url, seconds=args.seconds, conns=args.conns, threads=1, close=close)
-        c0 = cpu_seconds(pids)
+        c0 = cpu_seconds(pids) + extra_cpu()
         proc = subprocess.run(
             netns.in_ns(topo.client_ns, argv),
             capture_output=True,
@@ -71,7 +92,7 @@ def measure(
             timeout=args.seconds + 60,
             check=False,
         )
-        cpu = cpu_seconds(pids) - c0
+        cpu = cpu_seconds(pids) + extra_cpu() - c0
         if proc.returncode != 0:
             raise LinerateError(f"wrk failed: {proc.stderr}")
         res = parse_wrk(proc.stdout)
@@ -82,12 +103,69 @@ def measure(
     return runs
 
 
-def bench_slhttpd(topo: netns.Topology, args: argparse.Namespace) -> list[Run]:
-    build(asan=False, force=True)
-    fe = Frontend(iface=topo.server_if, addr=topo.server_addr, netns=topo.server_ns)
+SYN_SRC = "10.77.0.99"  # nobody's address: the client kernel drops the SYN-ACKs (no RSTs)
+
+
+@dataclass
+class SynRun:
+    server: str
+    syns: int
+    wall: float
+    cpu: float
+
+    @property
+    def mpps_per_core(self) -> float:
+        return self.syns / self.cpu / 1e6 if self.cpu > 0 else float("nan")
+
+
+def syn_rate(
+    topo: netns.Topology, server: str, fe: Frontend, cpu: Callable[[], float], secs: int
+) -> SynRun:
+    """SYN -> SYN-ACK: the generator floods the server for ``secs`` seconds (at most 1e9
+    frames); SYNs answered (core counter) per second of server CPU."""
+    gen = build_syn_gen()
+    s0, c0 = fe.stats()["syn"], cpu()
+    argv = [str(gen), topo.client_if, topo.client_mac, topo.server_mac, SYN_SRC,
+            topo.server_addr, "80", str(secs), "1000000000"]  # fmt: skip
+    t0 = time.monotonic()
+    subprocess.run(netns.in_ns(topo.client_ns, argv), check=True, capture_output=True,
+                   timeout=secs + 30)  # fmt: skip
+    wall = time.monotonic() - t0
+    time.sleep(0.5)
+    run = SynRun(server, fe.stats()["syn"] - s0, wall, cpu() - c0)
+    print(f"  {server:12} SYN->SYN-ACK {run.syns / wall / 1e6:.3f} Mpps wall, server CPU "
+          f"{run.cpu:.2f} s: {run.mpps_per_core:.3f} Mpps per core", flush=True)  # fmt: skip
+    return run
+
+
+def build_syn_gen() -> Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    out = BUILD / "syn_gen"
+    src = REPO / "bench" / "syn_gen.c"
+    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(src)],
+                       check=True)  # fmt: skip
+    return out
+
+
+def bench_slhttpd(
+    topo: netns.Topology, args: argparse.Namespace, mode: str, syns: list[SynRun]
+) -> list[Run]:
+    build(asan=False, force=True, xdp=mode == "xdp")
+    server = "slhttpd-xdp" if mode == "xdp" else "slhttpd"
+    fe = Frontend(iface=topo.server_if, addr=topo.server_addr, netns=topo.server_ns, mode=mode)
     fe.start()
+    extra = bpf_seconds if mode == "xdp" else (lambda: 0.0)
     try:
-        return measure(topo, "slhttpd", [fe.pid], f"http://{topo.server_addr}/{args.object}", args)
+        runs = measure(
+            topo, server, [fe.pid], f"http://{topo.server_addr}/{args.object}", args, extra
+        )
+        if args.syn_seconds:
+            syns.append(
+                syn_rate(topo, server, fe, lambda: cpu_seconds([fe.pid]) + extra(),
+                         args.syn_seconds)
+            )  # fmt: skip
+        return runs
     finally:
         fe.stop()
 
@@ -285,6 +363,7 @@ def main() -> int:
     ap.add_argument("--core-iters", type=int, default=500000, help="core_bench loop length")
     ap.add_argument("--skip-net", action="store_true", help="only the core costs")
     ap.add_argument("--skip-core", action="store_true", help="only the network runs")
+    ap.add_argument("--syn-seconds", type=int, default=5, help="SYN flood per server (0: none)")
     args = ap.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -296,23 +375,33 @@ def main() -> int:
             raise SystemExit("wrk not found: apt-get install wrk")
         topo = netns.Topology(prefix="lrb")
         netns.create(topo)
+        syns: list[SynRun] = []
+        stats_path = Path("/proc/sys/kernel/bpf_stats_enabled")
+        stats_was = stats_path.read_text().strip()
         try:
+            build(asan=False, xdp=True)
+            # the XDP frontend's XDP_TX needs it; all three servers run with it (fairness)
+            netns.attach_xdp_pass(topo, XDP_PASS_OBJ)
+            stats_path.write_text("1")
             print(f"wrk -t1 -c{args.conns} -d{args.seconds}s, object {args.object} bytes, veth "
                   f"between namespaces {topo.client_ns} and {topo.server_ns}")  # fmt: skip
-            runs += bench_slhttpd(topo, args)
+            runs += bench_slhttpd(topo, args, "xdp", syns)
+            runs += bench_slhttpd(topo, args, "afpacket", syns)
             runs += bench_nginx(topo, args)
         finally:
+            stats_path.write_text(stats_was)
             netns.destroy(topo)
-        _print_runs(runs)
+        _print_runs(runs, syns)
     if args.skip_core:
         return 0
     print_core_costs(args.core_iters)
     return 0
 
 
-def _print_runs(runs: list[Run]) -> None:
+def _print_runs(runs: list[Run], syns: list[SynRun]) -> None:
     by = {(r.server, r.mode): r for r in runs}
-    print(f"\n{'':34}{'SLHTTPD host':>14}{'nginx-light':>14}")
+    servers = ("slhttpd-xdp", "slhttpd", "nginx")
+    print(f"\n{'':36}{'SLHTTPD XDP':>13}{'AF_PACKET':>13}{'nginx-light':>13}")
     rows = [
         ("requests/s, keep-alive", "keep-alive", lambda r: f"{r.wrk.rps:.0f}"),
         ("connections/s, close mode", "close", lambda r: f"{r.wrk.rps:.0f}"),
@@ -324,8 +413,24 @@ def _print_runs(runs: list[Run]) -> None:
          lambda r: str(sum(r.wrk.socket_errors.values()) + r.wrk.non_2xx)),
     ]  # fmt: skip
     for label, mode, fmt in rows:
-        cells = [fmt(by[(s, mode)]) if (s, mode) in by else "-" for s in ("slhttpd", "nginx")]
-        print(f"{label:34}{cells[0]:>14}{cells[1]:>14}")
+        cells = [fmt(by[(s, mode)]) if (s, mode) in by else "-" for s in servers]
+        print(f"{label:36}{cells[0]:>13}{cells[1]:>13}{cells[2]:>13}")
+    for mode in ("keep-alive", "close"):
+        ng = by.get(("nginx", mode))
+        cells = [
+            f"{ng.cpu_us_per_req / by[(s, mode)].cpu_us_per_req:.2f}x"
+            if ng and (s, mode) in by
+            else "-"
+            for s in servers
+        ]
+        print(f"{'nginx CPU / server CPU, ' + mode:36}{cells[0]:>13}{cells[1]:>13}{cells[2]:>13}")
+    sy = {r.server: r for r in syns}
+    cells = [f"{sy[s].mpps_per_core:.3f}" if s in sy else "-" for s in servers]
+    print(f"{'SYN->SYN-ACK Mpps per server core':36}{cells[0]:>13}{cells[1]:>13}{cells[2]:>13}")
+    print(
+        "(XDP server CPU: the frontend process plus the XDP programs' run time, "
+        "kernel.bpf_stats_enabled; nginx SYN: in the kernel's softirq, not measured)"
+    )
 
 
 def _cpu_model() -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from linerate.errors import LinerateError, UsageError
 from linerate.host import netns
-from linerate.host.frontend import Frontend, build, parse_ports
+from linerate.host.frontend import MODES, XDP_PASS_OBJ, Frontend, build, parse_ports
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +36,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-body", type=int, help="largest object served, bytes")
     p.add_argument("--fast-close", action="store_true", help="RST instead of the last ACK")
     p.add_argument("--asan", action="store_true", help="run the ASan+UBSan build")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="afpacket",
+        help="afpacket (default), or xdp: the core in an XDP program, no kernel module "
+        "(slhttpd/xdp/README.md)",
+    )
     p.add_argument(
         "--demo",
         action="store_true",
@@ -109,9 +116,14 @@ def serve_iface(args: argparse.Namespace) -> int:
         )
     if not (Path("/sys/class/net", args.iface) / "address").read_text().strip():
         raise LinerateError(f"'{args.iface}' has no MAC address: an Ethernet interface is needed")
-    build(args.asan)
+    build(args.asan, xdp=args.mode == "xdp")
     fe = Frontend(
-        iface=args.iface, addr=addr, ports=args.ports, asan=args.asan, extra=_extra_args(args)
+        iface=args.iface,
+        addr=addr,
+        ports=args.ports,
+        asan=args.asan,
+        extra=_extra_args(args),
+        mode=args.mode,
     )
     fe.start()
     print(f"serving http://{addr}/ on {args.iface}, ports {args.ports}: Ctrl-C stops")
@@ -125,10 +137,12 @@ def serve_demo(args: argparse.Namespace) -> int:
             "the demo creates network namespaces and a raw socket: it needs CAP_NET_ADMIN, "
             "CAP_SYS_ADMIN and CAP_NET_RAW; run as root (sudo make run)"
         )
-    build(args.asan)
+    build(args.asan, xdp=args.mode == "xdp")
     topo = netns.Topology(prefix=args.prefix)
     netns.create(topo)
     try:
+        if args.mode == "xdp":
+            netns.attach_xdp_pass(topo, XDP_PASS_OBJ)
         fe = Frontend(
             iface=topo.server_if,
             addr=topo.server_addr,
@@ -136,6 +150,7 @@ def serve_demo(args: argparse.Namespace) -> int:
             netns=topo.server_ns,
             asan=args.asan,
             extra=_extra_args(args),
+            mode=args.mode,
         )
         fe.start()
         c, a = topo.client_ns, topo.server_addr

@@ -34,12 +34,21 @@ def binary(asan: bool = False) -> Path:
     return SLHTTPD_DIR / "out" / ("slhttpd-host-asan" if asan else "slhttpd-host")
 
 
-def build(asan: bool = False, force: bool = False) -> Path:
+#: Frontend modes (slhttpd-host --mode): AF_PACKET, or the core in XDP plus AF_XDP.
+MODES = ("afpacket", "xdp")
+#: The XDP program (the core built for BPF) and the XDP_PASS program for a veth peer.
+XDP_OBJ = SLHTTPD_DIR / "out" / "slhttpd_xdp.o"
+XDP_PASS_OBJ = SLHTTPD_DIR / "out" / "xdp_pass.o"
+
+
+def build(asan: bool = False, force: bool = False, xdp: bool = False) -> Path:
     """Build the frontend with ``make -C slhttpd``: every call asks make, which rebuilds
-    it when a core or frontend source changed (``force``: rebuild in any case)."""
+    it when a core or frontend source changed (``force``: rebuild in any case); ``xdp``:
+    the XDP programs too."""
     path = binary(asan)
     target = f"out/{path.name}"
-    cmd = ["make", "-C", str(SLHTTPD_DIR), *(["-B"] if force else []), target]
+    more = [f"out/{XDP_OBJ.name}", f"out/{XDP_PASS_OBJ.name}"] if xdp else []
+    cmd = ["make", "-C", str(SLHTTPD_DIR), *(["-B"] if force else []), target, *more]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode != 0 or not path.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -98,6 +107,7 @@ class Frontend:
     asan: bool = False
     extra: Sequence[str] = ()
     workdir: Path | None = None
+    mode: str = "afpacket"
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     stdout_text: str = field(default="", init=False)
     stderr_text: str = field(default="", init=False)
@@ -116,13 +126,19 @@ class Frontend:
             "--addr", self.addr,
             "--ports", self.ports,
             "--stats-json", str(self.stats_path),
+            *(["--mode", "xdp", "--xdp-obj", str(XDP_OBJ)] if self.mode == "xdp" else []),
             *self.extra,
         ]  # fmt: skip
         return in_ns(self.netns, cmd) if self.netns else cmd
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start and wait until it serves (its stats file appears) or fail with its stderr."""
-        build(self.asan)
+    def start(self, timeout: float = 60.0) -> None:
+        """Start and wait until it serves (its stats file appears) or fail with its stderr.
+
+        The timeout is long for --mode xdp: the verifier takes seconds on a loaded machine.
+        """
+        if self.mode not in MODES:
+            raise UsageError(f"mode '{self.mode}': one of {', '.join(MODES)}")
+        build(self.asan, xdp=self.mode == "xdp")
         self.stats_path.unlink(missing_ok=True)
         env = dict(os.environ)
         if self.asan:

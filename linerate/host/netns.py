@@ -181,3 +181,11 @@ def entered(ns: str) -> Iterator[None]:
             _setns(own)
     finally:
         os.close(own)
+
+
+def attach_xdp_pass(topo: Topology, obj: Path) -> None:
+    """XDP_PASS on the client end: frames the server sends with XDP_TX into a veth are
+    dropped unless the peer end runs NAPI, which an attached XDP program turns on (GRO
+    would too, but merges the segments the tests look at). Not needed on a real NIC."""
+    run(["ip", "-n", topo.client_ns, "link", "set", "dev", topo.client_if, "xdpdrv",
+         "obj", str(obj), "sec", "xdp"])  # fmt: skip

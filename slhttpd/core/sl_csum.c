@@ -23,6 +23,14 @@ sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len)
 	sl_u64 s = 0;
 	sl_u32 w;
 
+#ifdef SL_BPF
+	/* the verifier would walk the loops below word by word: a helper */
+	if (len > SL_FRAME_MAX)
+		return sum;
+	s = sl_bpf_csum_words(p, len & ~3u);
+	p += len & ~3u;
+	len &= 3;
+#endif
 	while (len >= 16) {
 		__builtin_memcpy(&w, p, 4);
 		s += w;

@@ -16,23 +16,30 @@ static int sl_mac_is(const sl_u8 *a, const sl_u8 *b)
 	       a[4] == b[4] && a[5] == b[5];
 }
 
-/* MSS and timestamp options; a malformed option list ends the walk. */
+/*
+ * MSS and timestamp options; a malformed option list ends the walk. By index,
+ * not by pointer: the BPF verifier bounds an index compared with thl, never
+ * a pointer compared with a pointer; at most 40 steps (40 option bytes),
+ * as the verifier wants every loop visibly bounded.
+ */
 static void sl_tcp_options(struct sl_pkt *pk)
 {
-	const sl_u8 *o = pk->tcp + 20, *end = pk->tcp + pk->thl;
+	sl_u32 i = 20, end = pk->thl, k;
+	const sl_u8 *o;
 
 	pk->ts = 0;
 	pk->tsval = 0;
 	pk->tsecr = 0;
 	pk->mss = SL_DEFAULT_MSS;
-	while (o < end) {
+	for (k = 0; k < 40 && i < end && end <= 60; k++) {
+		o = pk->tcp + i;
 		if (o[0] == 0)
 			break;
 		if (o[0] == 1) {
-			o++;
+			i++;
 			continue;
 		}
-		if (end - o < 2 || o[1] < 2 || o[1] > end - o)
+		if (end - i < 2 || o[1] < 2 || o[1] > end - i)
 			break;
 		if (o[0] == 2 && o[1] == 4)
 			pk->mss = sl_rd16(o + 2);
@@ -41,7 +48,7 @@ static void sl_tcp_options(struct sl_pkt *pk)
 			pk->tsval = sl_rd32(o + 2);
 			pk->tsecr = sl_rd32(o + 6);
 		}
-		o += o[1];
+		i += o[1];
 	}
 }
 
@@ -64,6 +71,9 @@ static enum sl_verdict sl_arp(const struct sl_config *cfg,
 		sl_count(st, SL_C_DROP_ADDR);
 		return SL_DROP;
 	}
+#ifdef SL_BPF
+	return SL_USER;	/* rp->echo would point into the frame: see xdp/README.md */
+#endif
 	rp->kind = SL_K_ARP;
 	rp->echo = a;
 	rp->echo_len = 28;
@@ -88,6 +98,9 @@ static enum sl_verdict sl_icmp(const struct sl_config *cfg,
 		sl_count(st, SL_C_DROP_ADDR);
 		return SL_DROP;
 	}
+#ifdef SL_BPF
+	return SL_USER;	/* rp->echo would point into the frame: see xdp/README.md */
+#endif
 	sl_reply_addr(rp, pk);
 	rp->kind = SL_K_ICMP;
 	rp->echo = icmp;

@@ -4,6 +4,9 @@
 #define SLHTTPD_INTERNAL_H
 
 #include "slhttpd.h"
+#ifdef SL_BPF
+#include "sl_bpf.h"
+#endif
 
 /* Position of the first byte we send on a connection. */
 #define SL_R0		0x80u
@@ -56,7 +59,11 @@ static inline void sl_wr32(sl_u8 *p, sl_u32 v)
 
 static inline void sl_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 {
+#ifdef SL_BPF
+	sl_bpf_copy(dst, src, len);
+#else
 	__builtin_memcpy(dst, src, len);
+#endif
 }
 
 /*

@@ -100,7 +100,8 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 	if (end < rp->stop)
 		return 0;
 	len = rp->cur - end;
-	if (cap < SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK) + len)
+	/* len > SL_MSS_MAX never happens: a bound the BPF verifier needs */
+	if (len > SL_MSS_MAX || cap < SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK) + len)
 		return 0;
 	i = 0;
 	d = rp->cur;
@@ -146,6 +147,7 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 		if (!len)
 			rp->kind = SL_K_NONE;
 		break;
+#ifndef SL_BPF	/* ARP and ICMP: SL_USER in the BPF build (sl_input.c) */
 	case SL_K_ARP:
 		if (cap < 60)
 			break;
@@ -177,6 +179,7 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 		rp->kind = SL_K_NONE;
 		ti->csum_partial = 0;
 		break;
+#endif
 	default:
 		break;
 	}
@@ -185,4 +188,13 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 	else
 		rp->kind = SL_K_NONE;
 	return len;
+}
+
+int sl_emit_more(const struct sl_reply *rp)
+{
+	if (rp->kind == SL_K_NONE)
+		return 0;
+	if (rp->kind == SL_K_RESP)
+		return rp->cur != 0 && rp->cur > rp->stop;
+	return 1;
 }

@@ -82,6 +82,9 @@ enum sl_verdict {
 	SL_PASS = 0,		/* not for us: give it to the stack */
 	SL_DROP = 1,		/* for us, nothing to send: free it */
 	SL_REPLY = 2,		/* call sl_emit() until it returns 0 */
+	SL_USER = 3,		/* only from the BPF build (SL_BPF, xdp/): a
+				 * path it leaves out; give the frame to the
+				 * full core in userspace */
 };
 
 /* What the NIC already verified, in sl_rx.flags. */
@@ -238,6 +241,13 @@ enum sl_verdict sl_input(const struct sl_config *cfg, struct sl_stats *st,
 sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 	       struct sl_reply *rp, sl_u8 *buf, sl_u32 cap, sl_u32 txflags,
 	       struct sl_txinfo *ti);
+
+/*
+ * 0 if the next sl_emit() on rp returns 0 (the reply is complete), else 1
+ * (it may return a frame): a frontend that sends single-frame answers
+ * itself (XDP_TX) hands the others on without emitting the second frame.
+ */
+int sl_emit_more(const struct sl_reply *rp);
 
 const char *sl_counter_name(enum sl_counter c);
 

@@ -125,8 +125,22 @@ int fe_port_open(struct fe_port *p, const char *ifname, char *err, size_t errlen
 	return 0;
 }
 
+/* --mode xdp: the interface checks above, then an AF_XDP socket instead. */
+int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path,
+		     int generic, char *err, size_t errlen)
+{
+	if (fe_port_open(p, ifname, err, errlen) < 0)
+		return -1;
+	munmap(p->ring, p->ring_len);
+	p->ring = NULL;
+	close(p->fd);
+	p->fd = -1;
+	return fe_xsk_open(p, ifname, obj_path, generic, err, errlen);
+}
+
 void fe_port_close(struct fe_port *p)
 {
+	fe_xsk_close(p);
 	if (p->ring)
 		munmap(p->ring, p->ring_len);
 	if (p->fd >= 0)
@@ -144,6 +158,8 @@ static struct tpacket2_hdr *rx_frame(struct fe_port *p, unsigned int i)
 const uint8_t *fe_rx_next(struct fe_port *p, uint32_t *len, uint32_t *flags,
 			  struct fe_stats *fs)
 {
+	if (p->xsk)
+		return fe_xsk_rx_next(p, len, flags, fs);
 	for (;;) {
 		struct tpacket2_hdr *h = rx_frame(p, p->rx_next);
 		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
@@ -172,21 +188,32 @@ const uint8_t *fe_rx_next(struct fe_port *p, uint32_t *len, uint32_t *flags,
 
 void fe_rx_release(struct fe_port *p)
 {
-	struct tpacket2_hdr *h = rx_frame(p, p->rx_next);
+	struct tpacket2_hdr *h;
 
+	if (p->xsk) {
+		fe_xsk_rx_release(p);
+		return;
+	}
+	h = rx_frame(p, p->rx_next);
 	__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 	p->rx_next = (p->rx_next + 1) % p->frame_nr;
 }
 
 uint8_t *fe_tx_slot(struct fe_port *p, struct fe_stats *fs)
 {
+	if (p->xsk)
+		return fe_xsk_tx_slot(p, fs);
 	if (p->tx_count == FE_TX_BATCH)
 		fe_tx_flush(p, fs);
 	return p->tx_buf[p->tx_count];
 }
 
-void fe_tx_commit(struct fe_port *p, uint32_t len)
+void fe_tx_commit(struct fe_port *p, uint32_t len, struct fe_stats *fs)
 {
+	if (p->xsk) {
+		fe_xsk_tx_commit(p, len, fs);
+		return;
+	}
 	p->tx_len[p->tx_count++] = len;
 }
 
@@ -194,6 +221,10 @@ void fe_tx_flush(struct fe_port *p, struct fe_stats *fs)
 {
 	unsigned int done = 0, tries = 0;
 
+	if (p->xsk) {
+		fe_xsk_tx_flush(p, fs);
+		return;
+	}
 	for (unsigned int i = 0; i < p->tx_count; i++)
 		p->tx_iov[i].iov_len = p->tx_len[i];
 	/* Bounded: each round sends at least one frame or drops one. */
@@ -220,6 +251,8 @@ uint64_t fe_ring_drops(struct fe_port *p)
 	struct tpacket_stats ts;
 	socklen_t l = sizeof(ts);
 
+	if (p->xsk)
+		return fe_xsk_ring_drops(p);
 	if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &l) < 0)
 		return 0;
 	return ts.tp_drops;

@@ -33,8 +33,14 @@ struct fe_stats {
 	uint64_t c[FE_MAX];
 };
 
-/* An AF_PACKET socket with a TPACKET_V2 receive ring and a TX batch. */
+struct fe_xsk;
+
+/*
+ * An AF_PACKET socket with a TPACKET_V2 receive ring and a TX batch; or
+ * (xsk set, --mode xdp) an AF_XDP socket behind the XDP program (xsk.c).
+ */
 struct fe_port {
+	struct fe_xsk *xsk;
 	int fd;
 	int ifindex;
 	uint8_t mac[6];
@@ -62,9 +68,29 @@ const uint8_t *fe_rx_next(struct fe_port *p, uint32_t *len, uint32_t *flags,
 void fe_rx_release(struct fe_port *p);
 /* A free TX slot (flushing the batch first when full). */
 uint8_t *fe_tx_slot(struct fe_port *p, struct fe_stats *fs);
-void fe_tx_commit(struct fe_port *p, uint32_t len);
+void fe_tx_commit(struct fe_port *p, uint32_t len, struct fe_stats *fs);
 void fe_tx_flush(struct fe_port *p, struct fe_stats *fs);
 uint64_t fe_ring_drops(struct fe_port *p);
+
+/* xsk.c: --mode xdp (afpacket.c's functions call these when p->xsk is set) */
+int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path,
+		     int generic, char *err, size_t errlen);
+int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int generic,
+		char *err, size_t errlen);
+/* The answered-request filter shared with the XDP program. */
+struct sl_answered *fe_xsk_answered(struct fe_port *p);
+/* Configure the XDP program with cfg and attach it. */
+int fe_xsk_start(struct fe_port *p, const struct sl_config *cfg, char *err, size_t errlen);
+const uint8_t *fe_xsk_rx_next(struct fe_port *p, uint32_t *len, uint32_t *flags,
+			      struct fe_stats *fs);
+void fe_xsk_rx_release(struct fe_port *p);
+uint8_t *fe_xsk_tx_slot(struct fe_port *p, struct fe_stats *fs);
+void fe_xsk_tx_commit(struct fe_port *p, uint32_t len, struct fe_stats *fs);
+void fe_xsk_tx_flush(struct fe_port *p, struct fe_stats *fs);
+uint64_t fe_xsk_ring_drops(struct fe_port *p);
+/* Add the XDP program's counters (frames it answered itself) to sum. */
+void fe_xsk_bpf_stats(struct fe_port *p, struct sl_stats *sum);
+void fe_xsk_close(struct fe_port *p);
 
 /* stats.c */
 const char *fe_counter_name(enum fe_counter c);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * slhttpd-host: the SLHTTPD protocol core on one network interface, in
- * userspace, through an AF_PACKET socket (see host/README.md).
+ * userspace, through an AF_PACKET socket (see host/README.md); or, with
+ * --mode xdp, behind the XDP program built from the same core (../xdp).
  *
  *   slhttpd-host --iface NAME --addr A.B.C.D [--ports 80,8000-8999] [--mss N]
  *                [--max-body N] [--default-body N] [--window N] [--fast-close]
  *                [--no-arp] [--no-icmp] [--rst-limit N] [--stats-json FILE]
- *                [--allow-local-addr]
+ *                [--allow-local-addr] [--mode afpacket|xdp] [--xdp-obj FILE]
+ *                [--xdp-generic]
  *
  * Counters are printed on SIGINT/SIGTERM (then it exits) and on SIGUSR1; with
  * --stats-json they are also written to FILE at start, on SIGUSR1 and at exit.
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "frontend.h"
 
@@ -63,7 +66,11 @@ static void usage(FILE *out)
 		"  --rst-limit N       RSTs per second to blind frames (bad cookie or echo; "
 		"default %u, 0: none)\n"
 		"  --stats-json FILE   write counters as JSON at start, on SIGUSR1 and at exit\n"
-		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n",
+		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n"
+		"  --mode MODE         afpacket (default) or xdp: the core in an XDP program,\n"
+		"                      multi-frame answers through an AF_XDP socket (xdp/README.md)\n"
+		"  --xdp-obj FILE      the XDP program (default: slhttpd_xdp.o beside this binary)\n"
+		"  --xdp-generic       attach in generic (skb) mode: any driver, slower\n",
 		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT);
 }
 
@@ -108,9 +115,14 @@ static int addr_is_local(uint32_t addr_be, char *ifname, size_t len)
 static void report(const char *json, const struct sl_stats *st, struct fe_stats *fs,
 		   struct fe_port *port)
 {
-	fs->c[FE_RX_RING_DROPS] += fe_ring_drops(port);
-	fe_stats_print(stdout, st, fs);
-	if (json && fe_stats_json(json, st, fs) < 0)
+	struct sl_stats sum = *st;
+
+	fs->c[FE_RX_RING_DROPS] = fe_ring_drops(port);
+	/* --mode xdp: the frames the XDP program answered itself count too */
+	if (port->xsk)
+		fe_xsk_bpf_stats(port, &sum);
+	fe_stats_print(stdout, &sum, fs);
+	if (json && fe_stats_json(json, &sum, fs) < 0)
 		fprintf(stderr, "slhttpd-host: cannot write %s: %s\n", json, strerror(errno));
 }
 
@@ -137,15 +149,15 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 
 		if (!n)
 			break;
-		fe_tx_commit(port, n);
+		fe_tx_commit(port, n, fs);
 	}
 }
 
 /* The command line. */
 struct opts {
-	const char *iface, *addr, *ports, *json;
+	const char *iface, *addr, *ports, *json, *xdp_obj;
 	uint32_t mss, max_body, def_body, window, rst_limit;
-	int fast_close, arp, icmp, allow_local;
+	int fast_close, arp, icmp, allow_local, xdp, xdp_generic;
 	struct in_addr in;
 };
 
@@ -166,6 +178,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "rst-limit", required_argument, NULL, 'r' },
 		{ "allow-local-addr", no_argument, NULL, 'L' },
+		{ "mode", required_argument, NULL, 'M' },
+		{ "xdp-obj", required_argument, NULL, 'X' },
+		{ "xdp-generic", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -220,6 +235,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'L':
 			o->allow_local = 1;
 			break;
+		case 'M':
+			if (strcmp(optarg, "xdp") && strcmp(optarg, "afpacket")) {
+				fprintf(stderr, "slhttpd-host: --mode '%s': afpacket or xdp\n",
+					optarg);
+				return 2;
+			}
+			o->xdp = !strcmp(optarg, "xdp");
+			break;
+		case 'X':
+			o->xdp_obj = optarg;
+			break;
+		case 'G':
+			o->xdp_generic = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -262,7 +291,9 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 			"or pass --allow-local-addr\n", o->addr, lif, o->addr, lif);
 		return 2;
 	}
-	if (fe_port_open(port, o->iface, err, sizeof(err)) < 0) {
+	if (o->xdp ? fe_port_open_xdp(port, o->iface, o->xdp_obj, o->xdp_generic, err,
+				      sizeof(err)) < 0 :
+		     fe_port_open(port, o->iface, err, sizeof(err)) < 0) {
 		fprintf(stderr, "slhttpd-host: %s\n", err);
 		return 1;
 	}
@@ -282,7 +313,8 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 	cfg->rst_limit = o->rst_limit;
 	cfg->flags = (o->arp ? SL_CFG_ARP : 0) | (o->icmp ? SL_CFG_ICMP_ECHO : 0) |
 		     (o->fast_close ? SL_CFG_FAST_CLOSE : 0);
-	cfg->answered = answered;
+	/* --mode xdp: the filter is a BPF map both cores use */
+	cfg->answered = port->xsk ? fe_xsk_answered(port) : answered;
 	cfg->answered_mask = answered_n - 1;
 	if (getrandom(cfg->secret, sizeof(cfg->secret), 0) != sizeof(cfg->secret)) {
 		fprintf(stderr, "slhttpd-host: getrandom: %s\n", strerror(errno));
@@ -294,14 +326,19 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 			"addr unicast)\n", mss, o->max_body, o->def_body, o->window, port->mac[0]);
 		return 2;
 	}
+	if (port->xsk && fe_xsk_start(port, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "slhttpd-host: %s\n", err);
+		return 1;
+	}
 	return -1;
 }
 
 /* The line tests and users wait for: printed once signals are handled. */
 static void banner(const struct opts *o, const struct fe_port *port, const struct sl_config *cfg)
 {
-	printf("slhttpd-host: serving %s ports %s on %s (mac %02x:%02x:%02x:%02x:%02x:%02x, "
+	printf("slhttpd-host: serving %s ports %s on %s (%s, mac %02x:%02x:%02x:%02x:%02x:%02x, "
 	       "mss %u, arp %s, icmp %s%s)\n", o->addr, o->ports, o->iface,
+	       o->xdp ? (o->xdp_generic ? "xdp generic" : "xdp") : "afpacket",
 	       port->mac[0], port->mac[1], port->mac[2], port->mac[3], port->mac[4], port->mac[5],
 	       cfg->mss, o->arp ? "on" : "off", o->icmp ? "on" : "off",
 	       o->fast_close ? ", fast close" : "");
@@ -363,6 +400,17 @@ int main(int argc, char **argv)
 	int rc;
 
 	rc = parse_args(argc, argv, &o);
+	if (rc < 0 && o.xdp && !o.xdp_obj) {
+		/* slhttpd_xdp.o beside the binary (both in slhttpd/out) */
+		static char path[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+		char *slash;
+
+		path[n > 0 ? n : 0] = 0;
+		slash = strrchr(path, '/');
+		strcpy(slash ? slash + 1 : path, "slhttpd_xdp.o");
+		o.xdp_obj = path;
+	}
 	if (rc < 0)
 		rc = configure(&o, &port, &cfg, answered, 1u << 16);
 	if (rc >= 0)

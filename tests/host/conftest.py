@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 
@@ -9,6 +10,10 @@ import pytest
 from hostenv import HostEnv, sweep_stale
 
 from linerate.host import netns
+from linerate.host.frontend import MODES
+
+#: Frontend modes the host tier runs in (all by default): LINERATE_HOST_MODES=xdp for one.
+HOST_MODES = [m for m in os.environ.get("LINERATE_HOST_MODES", ",".join(MODES)).split(",") if m]
 
 
 def _require_host() -> None:
@@ -26,23 +31,29 @@ def _finish(env: HostEnv) -> None:
         pytest.fail("\n".join(problems), pytrace=False)
 
 
+@pytest.fixture(scope="session", params=HOST_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """slhttpd-host --mode: every host test runs against each frontend."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def env() -> Iterator[HostEnv]:
+def env(mode: str) -> Iterator[HostEnv]:
     """The shared server: default options, ports 80,8000-8999."""
     _require_host()
-    e = HostEnv()
+    e = HostEnv(mode=mode)
     yield e
     _finish(e)
 
 
 @pytest.fixture
-def make_env() -> Iterator[Callable[[Sequence[str]], HostEnv]]:
+def make_env(mode: str) -> Iterator[Callable[[Sequence[str]], HostEnv]]:
     """A private server with extra frontend options (its own namespaces)."""
     _require_host()
     made: list[HostEnv] = []
 
     def make(extra: Sequence[str]) -> HostEnv:
-        e = HostEnv(extra=extra)
+        e = HostEnv(extra=extra, mode=mode)
         made.append(e)
         return e
 

@@ -15,7 +15,7 @@ from itertools import count
 from pathlib import Path
 
 from linerate.host import netns
-from linerate.host.frontend import Frontend, build, sanitizer_findings
+from linerate.host.frontend import XDP_PASS_OBJ, Frontend, build, sanitizer_findings
 
 PORTS = "80,8000-8999"
 _serial = count()
@@ -52,15 +52,18 @@ class HostEnv:
     """Topology + running frontend; ``close()`` returns the problems found at teardown."""
 
     extra: Sequence[str] = ()
+    mode: str = "afpacket"
     topo: netns.Topology = field(init=False)
     fe: Frontend = field(init=False)
 
     def __post_init__(self) -> None:
         # lrt<pid in base 36>_<n>: unique per process, short enough for interface names
         self.topo = netns.Topology(prefix=f"lrt{_b36(os.getpid())}_{next(_serial)}")
-        build(asan=True, force=True)
+        build(asan=True, force=True, xdp=self.mode == "xdp")
         netns.create(self.topo)
         try:
+            if self.mode == "xdp":
+                netns.attach_xdp_pass(self.topo, XDP_PASS_OBJ)
             self.fe = Frontend(
                 iface=self.topo.server_if,
                 addr=self.topo.server_addr,
@@ -68,6 +71,7 @@ class HostEnv:
                 netns=self.topo.server_ns,
                 asan=True,
                 extra=list(self.extra),
+                mode=self.mode,
             )
             self.fe.start()
         except BaseException:

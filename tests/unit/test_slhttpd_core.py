@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +64,32 @@ def test_fuzz_smoke(tmp_path: Path, seconds: int) -> None:
     assert res.returncode == 0, res.stderr[-4000:]
     assert "Done" in res.stderr, res.stderr[-2000:]
     assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("leak-*"))
+
+
+def test_core_builds_for_bpf() -> None:
+    """The XDP program is the core compiled for BPF (-DSL_BPF, slhttpd/xdp/README.md)."""
+    make("out/slhttpd_xdp.o", "out/xdp_pass.o")
+    assert (OUT / "slhttpd_xdp.o").stat().st_size > 0
+
+
+def test_core_passes_the_bpf_verifier(tmp_path: Path) -> None:
+    """The kernel's verifier accepts both XDP programs (loaded into a private bpffs, not
+    attached anywhere): a core change that breaks verification fails here."""
+    if os.geteuid() != 0 or shutil.which("bpftool") is None:
+        pytest.skip("needs root and bpftool (scripts/apt-packages.txt)")
+    make("out/slhttpd_xdp.o")
+    fs = tmp_path / "bpffs"
+    fs.mkdir()
+    subprocess.run(["mount", "-t", "bpf", "bpf", str(fs)], check=True)
+    try:
+        res = subprocess.run(
+            ["bpftool", "-d", "prog", "loadall", str(OUT / "slhttpd_xdp.o"), str(fs / "p"),
+             "type", "xdp"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        processed = [ln for ln in res.stderr.splitlines() if ln.startswith("processed ")]
+        print("\n".join(processed))
+        assert res.returncode == 0, res.stderr[-4000:]
+        assert len(processed) >= 2, res.stderr[-2000:]
+    finally:
+        subprocess.run(["umount", str(fs)], check=False)
