@@ -115,6 +115,7 @@ class VirtualTarget(Target):
         run_dir: Path | None = None,
         boot_timeout: float = 120.0,
         console: str = "pty",
+        nic: str = "e1000",
     ) -> None:
         self.profile = profile or load_profile("virt")
         #: How the console is reached: QEMU's pty, or through ser2net as a lab serves a
@@ -129,6 +130,8 @@ class VirtualTarget(Target):
         self.direct_kernel = direct_kernel
         self.run_dir = run_dir
         self.boot_timeout = boot_timeout
+        #: the test port's NIC model (linerate.vboard.launcher.NIC_MODELS)
+        self.nic = nic
 
     def start(self) -> VirtualTarget:
         if self.images is None:
@@ -137,7 +140,9 @@ class VirtualTarget(Target):
         self.kernel_description = self.images.kernel.description
         if self.images.no_ndiv_reason:
             self.kernel_description += f"; {self.images.no_ndiv_reason}"
-        board = launch(self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel)
+        board = launch(
+            self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel, nic=self.nic
+        )
         self.board = board
         try:
             board.start(paused=True)
@@ -191,15 +196,17 @@ class VirtualTarget(Target):
             self.board = None
 
 
-def launch(images: BoardImages, run_dir: Path | None, direct_kernel: bool) -> VirtualBoard:
-    """The QEMU machine the images are for (not started)."""
+def launch(
+    images: BoardImages, run_dir: Path | None, direct_kernel: bool, nic: str = "e1000"
+) -> VirtualBoard:
+    """The QEMU machine the images are for (not started); ``nic``: the test port's model."""
     if images.machine == "vexpress":
         from linerate.vboard.vexpress import VexpressBoard
 
         if direct_kernel:
             raise LinerateError("the vexpress board always boots through its U-Boot")
         return VexpressBoard(images, run_dir=run_dir)
-    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel)
+    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel, nic=nic)
 
 
 def open_target(profile: Profile, device: str | None, transcript: Path | None = None) -> Target:

@@ -9,7 +9,7 @@ from typing import Any
 
 from linerate.errors import LinerateError
 from linerate.vboard.images import build_images
-from linerate.vboard.launcher import VirtualBoard
+from linerate.vboard.launcher import NIC_MODELS, VirtualBoard
 
 
 def register(sub: Any) -> None:
@@ -50,6 +50,13 @@ def register(sub: Any) -> None:
         help="virt (default), or vexpress: QEMU vexpress-a9 with U-Boot 2011.12 in NOR "
         "(board/vexpress/NOTES.md)",
     )
+    p.add_argument(
+        "--nic",
+        choices=tuple(NIC_MODELS),
+        default="e1000",
+        help="NIC model of the test port, eth1 (default e1000; virtio: virtio-net-pci); "
+        "eth0 stays an e1000 (U-Boot's TFTP)",
+    )
     p.add_argument("--build-only", action="store_true", help="build the images and stop")
     p.set_defaults(func=run)
 
@@ -72,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     if args.board == "vexpress":
         from linerate.vboard.vexpress import VexpressBoard, build_vexpress_images
 
-        if args.direct or args.debian_kernel:
-            raise LinerateError("vexpress boots the project's kernel through its U-Boot only")
+        if args.direct or args.debian_kernel or args.nic != "e1000":
+            raise LinerateError(
+                "vexpress boots the project's kernel through its U-Boot only, with its LAN9118"
+            )
         images = build_vexpress_images(progress=_say, build_kernel=True)
         _say(f"images ready in {time.monotonic() - t0:.1f} s")
         if args.build_only:
@@ -84,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
         _say(f"images ready in {time.monotonic() - t0:.1f} s")
         if args.build_only:
             return 0
-        board = VirtualBoard(images, http_port=args.http_port, direct_kernel=args.direct)
+        board = VirtualBoard(
+            images, http_port=args.http_port, direct_kernel=args.direct, nic=args.nic
+        )
     try:
         board.start(paused=True)
         _describe(board)
