@@ -57,6 +57,13 @@ def register(sub: Any) -> None:
         help="NIC model of the test port, eth1 (default e1000; virtio: virtio-net-pci); "
         "eth0 stays an e1000 (U-Boot's TFTP)",
     )
+    p.add_argument(
+        "--tap",
+        action="store_true",
+        help="cable the test port (eth1) to a tap device in a network namespace of its own, "
+        "so Linux TCP clients there reach the guest's driver directly (needs root; "
+        "the namespace is deleted when the board stops)",
+    )
     p.add_argument("--build-only", action="store_true", help="build the images and stop")
     p.set_defaults(func=run)
 
@@ -79,22 +86,32 @@ def run(args: argparse.Namespace) -> int:
     if args.board == "vexpress":
         from linerate.vboard.vexpress import VexpressBoard, build_vexpress_images
 
-        if args.direct or args.debian_kernel or args.nic != "e1000":
-            raise LinerateError(
-                "vexpress boots the project's kernel through its U-Boot only, with its LAN9118"
-            )
+        if args.direct or args.debian_kernel:
+            raise LinerateError("vexpress boots the project's kernel through its U-Boot only")
+        if args.tap:
+            raise LinerateError("--tap is for the virt board (vexpress has one NIC)")
+        if args.nic != "e1000":
+            raise LinerateError("--nic is for the virt board (vexpress has its LAN9118)")
         images = build_vexpress_images(progress=_say, build_kernel=True)
         _say(f"images ready in {time.monotonic() - t0:.1f} s")
         if args.build_only:
             return 0
         board = VexpressBoard(images, http_port=args.http_port)
     else:
+        if args.tap:
+            from linerate.vboard.tap import check_can_create
+
+            check_can_create()  # before the build: say now that root is needed
         images = build_images(progress=_say, prefer_debian=args.debian_kernel, build_kernel=True)
         _say(f"images ready in {time.monotonic() - t0:.1f} s")
         if args.build_only:
             return 0
         board = VirtualBoard(
-            images, http_port=args.http_port, direct_kernel=args.direct, nic=args.nic
+            images,
+            http_port=args.http_port,
+            direct_kernel=args.direct,
+            tap=args.tap,
+            nic=args.nic,
         )
     try:
         board.start(paused=True)
@@ -137,17 +154,30 @@ def _describe(board: VirtualBoard) -> None:
         "          U-Boot waits 2 s for a key; the shell prompt is 'linerate-vboard# '",
     ]
     for guest, host in board.forwards.items():
-        lines.append(f"http:     127.0.0.1:{host} -> guest 10.0.2.15:{guest}")
+        lines.append(f"http:     127.0.0.1:{host} -> guest 10.0.2.15:{guest}   (management port)")
+    cable = board.cable
+    if cable is not None:
+        lines.append(
+            f"test port: eth1 cabled to tap {cable.ifname} ({cable.client_addr}/24) in network "
+            f"namespace {cable.netns} (deleted on exit)"
+        )
     if board.frames is not None:
         lines.append(
             f"frames:   raw Ethernet frames as UDP datagrams: send to "
             f"{board.frames.into_guest[0]}:{board.frames.into_guest[1]} (into eth1), "
             f"guest frames arrive at {board.frames.from_guest[1]}"
         )
-    lines.append(
-        f"try:      curl http://127.0.0.1:{board.http_port}/1k"
-        + ("" if kernel.has_ndiv else "   (needs the ndiv kernel with SLHTTPD)")
-    )
+    needs = "" if kernel.has_ndiv else "   (needs the ndiv kernel with SLHTTPD)"
+    if cable is not None:
+        lines.append(f"try:      {cable.try_line}{needs}")
+        lines.append(f"          ip netns exec {cable.netns} wrk -c32 -d10s {cable.url('/1k')}")
+        lines.append(f"          (through slirp: curl http://127.0.0.1:{board.http_port}/1k)")
+    else:
+        lines.append(f"try:      curl http://127.0.0.1:{board.http_port}/1k{needs}")
+        if board.images.machine != "vexpress":
+            lines.append(
+                "          a Linux client straight to the test port: linerate vboard --tap (root)"
+            )
     lines.append(f"logs:     {board.log}")
     for line in lines:
         _say(line)

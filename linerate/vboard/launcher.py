@@ -5,6 +5,10 @@ board prints is lost before a console is attached), gives the console pty, the
 forwarded TCP ports and the raw-frame link, resumes, and always stops QEMU on
 exit (QMP ``quit``, then SIGTERM, then SIGKILL; and QEMU dies with its parent
 through ``PR_SET_PDEATHSIG``: no orphan QEMU even if Python is killed).
+
+With ``tap=True`` the test port (NIC1) is cabled to a tap device in a network namespace
+of its own instead of the raw-frame link (:mod:`linerate.vboard.tap`); the namespace is
+deleted when the board stops.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from linerate import ROOT
 from linerate.errors import LinerateError
 from linerate.vboard.images import BoardImages
 from linerate.vboard.qmp import QMP, QMPError
+from linerate.vboard.tap import TapCable, create_cable
 
 UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm/u-boot.bin")
 #: $LINERATE_QEMU: another qemu-system-arm (e.g. one unpacked from its .deb), else PATH's.
@@ -109,6 +114,7 @@ class VirtualBoard:
         frame_link: bool = True,
         memory_mb: int = 512,
         qemu: str = QEMU,
+        tap: bool = False,
         nic: str = "e1000",
     ) -> None:
         if nic not in NIC_MODELS:
@@ -129,8 +135,11 @@ class VirtualBoard:
         self.forwards: dict[int, int] = {}
         for i, gport in enumerate(guest_ports):
             self.forwards[gport] = http_port if (i == 0 and http_port) else free_port()
+        #: ``tap``: the test port goes to a tap in a namespace (made at start), not the frame link.
+        self.tap = tap
+        self.cable: TapCable | None = None
         self.frames: FrameLink | None = None
-        if frame_link:
+        if frame_link and not tap:
             self.frames = FrameLink(
                 ("127.0.0.1", free_port(socket.SOCK_DGRAM)),
                 ("127.0.0.1", free_port(socket.SOCK_DGRAM)),
@@ -198,12 +207,19 @@ class VirtualBoard:
             f"e1000,netdev=n0,romfile=,mac={NIC0_MAC}",
             "-S",
         ]
-        if self.frames is not None:
+        netdev1 = None
+        if self.cable is not None:
+            netdev1 = self.cable.netdev("n1")
+        elif self.frames is not None:
             (lh, lp), (rh, rp) = self.frames.into_guest, self.frames.from_guest
+            netdev1 = (
+                f"dgram,id=n1,local.type=inet,local.host={lh},local.port={lp},"
+                f"remote.type=inet,remote.host={rh},remote.port={rp}"
+            )
+        if netdev1 is not None:
             args += [
                 "-netdev",
-                f"dgram,id=n1,local.type=inet,local.host={lh},local.port={lp},"
-                f"remote.type=inet,remote.host={rh},remote.port={rp}",
+                netdev1,
                 "-device",
                 f"{NIC_MODELS[self.nic]},netdev=n1,romfile=,mac={NIC1_MAC}",
             ]
@@ -249,15 +265,25 @@ class VirtualBoard:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.prepare_flash()
         self.console_link.unlink(missing_ok=True)
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        if self.tap:
+            self.cable = create_cable()
+        fds = () if self.cable is None or self.cable.fd is None else (self.cable.fd,)
+        try:
+            with self.log.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    self.command(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                    pass_fds=fds,
+                )
+        except BaseException:
+            self.stop()
+            raise
+        if self.cable is not None:
+            self.cable.release_fd()  # QEMU holds the tap now: it goes when QEMU exits
         deadline = time.monotonic() + timeout
         while self.pty is None:
             text = self.log.read_text(errors="replace")
@@ -325,6 +351,9 @@ class VirtualBoard:
         if self._qmp is not None:
             self._qmp.close()
             self._qmp = None
+        if self.cable is not None:
+            self.cable.close()
+            self.cable = None
 
     def cleanup(self) -> None:
         """Stop and remove the run directory if we made it."""
