@@ -10,16 +10,21 @@ requests answered, ndiv's counters by reason and its TX lock hold times
 (/proc/net/ndiv: tx_locks, tx_lock_slow = holds over 50 us, tx_lock_ns_max).
 
     .venv/bin/python bench/ndiv_fairness.py [--nic e1000|e1000e|igb|virtio] [--seconds 10]
+        [--tap]
 
-Everything goes over the raw frame link (QEMU -netdev dgram): crafted frames, no Linux
-TCP client. The guest is emulated (TCG): its lock hold times include QEMU's emulation
-of the doorbell write, which sends the frames synchronously.
+Default: the raw frame link (QEMU -netdev dgram), crafted frames (SYN, then GET on the
+SYN-ACK). --tap (root): the test port cabled to a tap in a namespace, real Linux
+clients there: wrk (keep-alive, 32 connections, GET /64) and ping -i 0.01.
+The guest is emulated (TCG): its lock hold times include QEMU's emulation of the
+doorbell write, which sends the frames synchronously.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -150,14 +155,48 @@ def report(name: str, st: Stats, seconds: float) -> None:
         )
 
 
+def tap_phase(target: VirtualTarget, seconds: float, flood: bool, interval: float) -> Stats:
+    cab = target.vboard.cable
+    assert cab is not None
+    st = Stats()
+    wrk = None
+    if flood:
+        wrk = subprocess.Popen(
+            cab.argv(
+                *("wrk", "-t", "1", "-c", "32", "-d", f"{seconds + 1:.0f}s"),
+                "http://10.0.2.15/64",
+            ),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.5)
+    count = int(seconds / interval)
+    ping = subprocess.run(
+        cab.argv("ping", "-n", "-i", f"{interval}", "-c", str(count), "-W", "1", "10.0.3.15"),
+        capture_output=True,
+        text=True,
+    )
+    for m in re.finditer(r"icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms", ping.stdout):
+        st.rtts.append(float(m.group(2)) / 1000)
+    st.ping_sent = {i: 0.0 for i in range(count)}
+    if wrk is not None:
+        out, _ = wrk.communicate()
+        m = re.search(r"(\d+) requests in", out)
+        st.responses = int(m.group(1)) if m else 0
+        st.sent_syn = st.synack = 0
+        print(out.strip())
+    return st
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nic", choices=tuple(NIC_MODELS), default="e1000")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--ping-interval", type=float, default=0.01)
+    ap.add_argument("--tap", action="store_true", help="real clients over a tap (root)")
     args = ap.parse_args()
     images = build_images(progress=lambda m: None, build_kernel=True)
-    with VirtualTarget(images=images, boot_to=State.SHELL, nic=args.nic) as target:
+    with VirtualTarget(images=images, boot_to=State.SHELL, nic=args.nic, tap=args.tap) as target:
         sh = target.strategy.shell
         print(f"board: --nic {args.nic}, {target.kernel_description}")
         # fresh ndiv counters on eth1: attach again
@@ -166,14 +205,23 @@ def main() -> int:
         if FRAMES_GUEST_ADDR not in sh.check("ip -4 addr show eth1"):
             sh.check(f"ip addr add {FRAMES_GUEST_ADDR}/24 dev eth1; ip link set eth1 up")
         mac = sh.check("cat /sys/class/net/eth1/address")
-        assert target.vboard.frames is not None
-        with FrameClient(target.vboard.frames, mac) as c:
-            alone = run_phase(c, min(5.0, args.seconds), False, args.ping_interval)
+        if args.tap:
+            alone = tap_phase(target, min(5.0, args.seconds), False, args.ping_interval)
             report("ping alone     ", alone, args.seconds)
             before = ndiv_eth1(target)
-            flood = run_phase(c, args.seconds, True, args.ping_interval)
+            flood = tap_phase(target, args.seconds, True, args.ping_interval)
             report("ping under flood", flood, args.seconds)
+            print(f"wrk: {flood.responses} requests answered in {args.seconds:.0f} s")
             after = ndiv_eth1(target)
+        else:
+            assert target.vboard.frames is not None
+            with FrameClient(target.vboard.frames, mac) as c:
+                alone = run_phase(c, min(5.0, args.seconds), False, args.ping_interval)
+                report("ping alone     ", alone, args.seconds)
+                before = ndiv_eth1(target)
+                flood = run_phase(c, args.seconds, True, args.ping_interval)
+                report("ping under flood", flood, args.seconds)
+                after = ndiv_eth1(target)
         diff = {k: after[k] - before[k] for k in after if k != "tx_lock_ns_max"}
         print("ndiv eth1 during the flood: " + " ".join(f"{k}={v}" for k, v in diff.items()))
         locks = max(diff["tx_locks"], 1)

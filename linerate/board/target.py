@@ -116,6 +116,7 @@ class VirtualTarget(Target):
         boot_timeout: float = 120.0,
         console: str = "pty",
         nic: str = "e1000",
+        tap: bool = False,
     ) -> None:
         self.profile = profile or load_profile("virt")
         #: How the console is reached: QEMU's pty, or through ser2net as a lab serves a
@@ -132,6 +133,8 @@ class VirtualTarget(Target):
         self.boot_timeout = boot_timeout
         #: the test port's NIC model (linerate.vboard.launcher.NIC_MODELS)
         self.nic = nic
+        #: the test port cabled to a tap in a namespace of its own (linerate.vboard.tap)
+        self.tap = tap
 
     def start(self) -> VirtualTarget:
         if self.images is None:
@@ -141,7 +144,11 @@ class VirtualTarget(Target):
         if self.images.no_ndiv_reason:
             self.kernel_description += f"; {self.images.no_ndiv_reason}"
         board = launch(
-            self.images, run_dir=self.run_dir, direct_kernel=self.direct_kernel, nic=self.nic
+            self.images,
+            run_dir=self.run_dir,
+            direct_kernel=self.direct_kernel,
+            nic=self.nic,
+            tap=self.tap,
         )
         self.board = board
         try:
@@ -197,7 +204,11 @@ class VirtualTarget(Target):
 
 
 def launch(
-    images: BoardImages, run_dir: Path | None, direct_kernel: bool, nic: str = "e1000"
+    images: BoardImages,
+    run_dir: Path | None,
+    direct_kernel: bool,
+    nic: str = "e1000",
+    tap: bool = False,
 ) -> VirtualBoard:
     """The QEMU machine the images are for (not started); ``nic``: the test port's model."""
     if images.machine == "vexpress":
@@ -206,7 +217,7 @@ def launch(
         if direct_kernel:
             raise LinerateError("the vexpress board always boots through its U-Boot")
         return VexpressBoard(images, run_dir=run_dir)
-    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel, nic=nic)
+    return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel, nic=nic, tap=tap)
 
 
 def open_target(profile: Profile, device: str | None, transcript: Path | None = None) -> Target:
