@@ -50,7 +50,7 @@ from linerate.vboard.launcher import FRAMES_GUEST_ADDR, NIC_MODELS  # noqa: E402
 
 SLHTTPD_ADDR = "10.0.2.15"
 # 64 bytes exactly
-REQUEST = b"GET /64 HTTP/1.1\r\nHost: b\r\nConnection: close\r\nX: 12345\r\n\r\n"
+REQUEST = b"GET /64 HTTP/1.1\r\nHost: b\r\nConnection: close\r\nX: 12345678901\r\n\r\n"
 assert len(REQUEST) == 64, len(REQUEST)
 
 
