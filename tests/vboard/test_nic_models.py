@@ -143,11 +143,6 @@ def test_slhttpd_answers_on_the_test_port(nic_board: VirtualTarget):
 
 def test_mss_follows_the_mtu(nic_board: VirtualTarget):
     """MTU 1400 on eth1, no mss=, the client's MSS 1460 (its side's MTU is 1500)."""
-    if nic_board.nic == "e1000":
-        pytest.xfail(
-            "e1000 after its MTU-change reset: /10k completes, /128k stalls near 100 KB and "
-            "later connections get no answer (open, see the issue 11 closing note)"
-        )
     shell(nic_board, "ip link set eth1 mtu 1400")
     try:
         wait_link_up(nic_board)  # an MTU change resets some NICs (e1000)
