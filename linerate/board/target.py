@@ -119,6 +119,8 @@ class VirtualTarget(Target):
         run_dir: Path | None = None,
         boot_timeout: float = 120.0,
         console: str = "pty",
+        nic: str = "e1000",
+        tap: bool = False,
         board_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.profile = profile or load_profile("virt")
@@ -134,6 +136,11 @@ class VirtualTarget(Target):
         self.direct_kernel = direct_kernel
         self.run_dir = run_dir
         self.boot_timeout = boot_timeout
+        #: the test port's NIC model (linerate.vboard.launcher.NIC_MODELS)
+        self.nic = nic
+        #: the test port cabled to a tap in a namespace of its own (linerate.vboard.tap)
+        self.tap = tap
+        #: further VirtualBoard options
         self.board_options = dict(board_options or {})
 
     def start(self) -> VirtualTarget:
@@ -147,7 +154,7 @@ class VirtualTarget(Target):
             self.images,
             run_dir=self.run_dir,
             direct_kernel=self.direct_kernel,
-            **self.board_options,
+            **{"nic": self.nic, "tap": self.tap, **self.board_options},
         )
         self.board = board
         try:
@@ -205,14 +212,17 @@ class VirtualTarget(Target):
 def launch(
     images: BoardImages, run_dir: Path | None, direct_kernel: bool, **options: Any
 ) -> VirtualBoard:
-    """The QEMU machine the images are for (not started); ``options`` go to VirtualBoard."""
+    """The QEMU machine the images are for (not started); ``options`` go to VirtualBoard
+    (``nic``: the test port's model, ``tap``: the test port cabled)."""
     if images.machine == "vexpress":
         from linerate.vboard.vexpress import VexpressBoard
 
         if direct_kernel:
             raise LinerateError("the vexpress board always boots through its U-Boot")
-        if options:
-            raise LinerateError(f"the vexpress board takes no {', '.join(options)}")
+        # its one NIC is the LAN9118: no other model, no cable
+        given = {k for k, v in options.items() if (k, v) not in {("nic", "e1000"), ("tap", False)}}
+        if given:
+            raise LinerateError(f"the vexpress board takes no {', '.join(sorted(given))}")
         return VexpressBoard(images, run_dir=run_dir)
     return VirtualBoard(images, run_dir=run_dir, direct_kernel=direct_kernel, **options)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from linerate.errors import LinerateError
 from linerate.vboard.images import build_images
-from linerate.vboard.launcher import VirtualBoard
+from linerate.vboard.launcher import NIC_MODELS, VirtualBoard
 
 
 def register(sub: Any) -> None:
@@ -51,6 +51,13 @@ def register(sub: Any) -> None:
         "(board/vexpress/NOTES.md)",
     )
     p.add_argument(
+        "--nic",
+        choices=tuple(NIC_MODELS),
+        default="e1000",
+        help="NIC model of the test port, eth1 (default e1000; virtio: virtio-net-pci); "
+        "eth0 stays an e1000 (U-Boot's TFTP)",
+    )
+    p.add_argument(
         "--tap",
         action="store_true",
         help="cable the test port (eth1) to a tap device in a network namespace of its own, "
@@ -83,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
             raise LinerateError("vexpress boots the project's kernel through its U-Boot only")
         if args.tap:
             raise LinerateError("--tap is for the virt board (vexpress has one NIC)")
+        if args.nic != "e1000":
+            raise LinerateError("--nic is for the virt board (vexpress has its LAN9118)")
         images = build_vexpress_images(progress=_say, build_kernel=True)
         _say(f"images ready in {time.monotonic() - t0:.1f} s")
         if args.build_only:
@@ -98,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
         if args.build_only:
             return 0
         board = VirtualBoard(
-            images, http_port=args.http_port, direct_kernel=args.direct, tap=args.tap
+            images,
+            http_port=args.http_port,
+            direct_kernel=args.direct,
+            tap=args.tap,
+            nic=args.nic,
         )
     try:
         board.start(paused=True)

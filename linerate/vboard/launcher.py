@@ -38,6 +38,14 @@ QEMU = os.environ.get("LINERATE_QEMU") or "qemu-system-arm"
 #: QEMU's NIC MACs: deliberately not the ones in U-Boot's environment.
 NIC0_MAC = "52:54:00:12:34:56"
 NIC1_MAC = "52:54:00:12:34:57"
+#: The test port's NIC models (``--nic``) -> QEMU device. NIC0, the management port, is
+#: always an e1000: QEMU's U-Boot takes the first NIC for TFTP and knows e1000.
+NIC_MODELS = {
+    "e1000": "e1000",
+    "e1000e": "e1000e",
+    "igb": "igb",
+    "virtio": "virtio-net-pci",
+}
 GUEST_ADDR = "10.0.2.15"
 FRAMES_GUEST_ADDR = "10.0.3.15"
 _PTY_RE = re.compile(r"char device redirected to (/dev/pts/\d+) \(label con0\)")
@@ -107,7 +115,11 @@ class VirtualBoard:
         memory_mb: int = 512,
         qemu: str = QEMU,
         tap: bool = False,
+        nic: str = "e1000",
     ) -> None:
+        if nic not in NIC_MODELS:
+            raise LinerateError(f"unknown NIC model {nic!r}: one of {', '.join(NIC_MODELS)}")
+        self.nic = nic
         self.images = images
         self.direct_kernel = direct_kernel
         self.memory_mb = memory_mb
@@ -212,7 +224,7 @@ class VirtualBoard:
                 "-netdev",
                 self.test_port_netdev("n1"),
                 "-device",
-                f"e1000,netdev=n1,romfile=,mac={NIC1_MAC}",
+                f"{NIC_MODELS[self.nic]},netdev=n1,romfile=,mac={NIC1_MAC}",
             ]
         if self.direct_kernel:
             env = _env_dict(self.images.env_text)

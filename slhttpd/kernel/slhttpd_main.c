@@ -16,6 +16,12 @@
  *                     timestamp echo); default 1000, 0: none
  * Counters: /sys/kernel/slhttpd/counters (per-CPU sums, one "name value"
  * line each), per-interface frame counters in /proc/net/ndiv.
+ *
+ * Our MSS never exceeds what the interface's MTU carries (MTU - 40); the
+ * configuration follows MTU and MAC changes. An interface that goes away
+ * (driver unbound, moved to another namespace) is served again when an
+ * interface of that name comes back; /sys/kernel/slhttpd/attached lists the
+ * interfaces served now. The cookie secret is drawn once the CRNG is ready.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -34,7 +40,9 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 
 #include "slhttpd.h"
@@ -46,18 +54,28 @@ struct sl_iface {
 	struct sl_config __rcu *cfg;
 };
 
+/*
+ * The core's per-CPU counters are plain u64: on 32-bit CPUs a reader could
+ * see half an update, so every core call that may count runs inside a
+ * u64_stats writer section (NAPI context: one writer per CPU).
+ */
+struct sl_pcpu_stats {
+	struct sl_stats st;
+	struct u64_stats_sync syncp;
+};
+
 /* What the emit callback needs, kept in the per-CPU ndiv reply scratch. */
 struct sl_emit_ctx {
 	struct sl_reply rp;
 	const struct sl_config *cfg;
-	struct sl_stats *st;
+	struct sl_pcpu_stats *ps;
 };
 
 static DEFINE_MUTEX(sl_lock);		/* ifaces list, parameters, live */
 static LIST_HEAD(sl_ifaces_list);
 static bool sl_live;
 static u8 sl_secret[16];
-static struct sl_stats __percpu *sl_stats;
+static struct sl_pcpu_stats __percpu *sl_stats;
 /* The core's answered-request filter, shared by every interface (lossy). */
 #define SL_ANSWERED_ENTRIES	BIT(16)
 static struct sl_answered *sl_answered;
@@ -83,8 +101,10 @@ static unsigned int sl_emit_frame(struct ndiv_reply *reply, u8 *buf,
 	struct sl_txinfo ti = {};
 	unsigned int len;
 
-	len = sl_emit(ctx->cfg, ctx->st, &ctx->rp, buf, cap,
+	u64_stats_update_begin(&ctx->ps->syncp);
+	len = sl_emit(ctx->cfg, &ctx->ps->st, &ctx->rp, buf, cap,
 		      SL_TX_CSUM_OFFLOAD, &ti);
+	u64_stats_update_end(&ctx->ps->syncp);
 	if (len && ti.csum_partial) {
 		tx->flags = NDIV_TX_CSUM_PARTIAL;
 		tx->csum_start = ti.csum_start;
@@ -100,6 +120,7 @@ static enum ndiv_verdict sl_rx(struct ndiv_app *app, struct net_device *dev,
 	struct sl_iface *ifc = container_of(app, struct sl_iface, app);
 	struct sl_emit_ctx *ctx = (struct sl_emit_ctx *)reply->scratch;
 	const struct sl_config *cfg;
+	enum sl_verdict v;
 	struct sl_rx in;
 
 	BUILD_BUG_ON(sizeof(*ctx) > NDIV_REPLY_SCRATCH);
@@ -118,8 +139,11 @@ static enum ndiv_verdict sl_rx(struct ndiv_app *app, struct net_device *dev,
 	if (rx->flags & NDIV_RX_L4_CSUM_OK)
 		in.flags |= SL_RX_L4_CSUM_OK;
 	ctx->cfg = cfg;
-	ctx->st = this_cpu_ptr(sl_stats);
-	switch (sl_input(cfg, ctx->st, &in, &ctx->rp)) {
+	ctx->ps = this_cpu_ptr(sl_stats);
+	u64_stats_update_begin(&ctx->ps->syncp);
+	v = sl_input(cfg, &ctx->ps->st, &in, &ctx->rp);
+	u64_stats_update_end(&ctx->ps->syncp);
+	switch (v) {
 	case SL_REPLY:
 		reply->emit = sl_emit_frame;
 		return NDIV_REPLY;
@@ -170,6 +194,18 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 		pr_err("mss (max %u), window (max 65535) or ttl (max 255) out of range\n",
 		       SL_MSS_MAX);
 		goto invalid;
+	}
+	/* a segment must fit the interface's MTU (IPv4 + TCP headers) */
+	if (dev->mtu < SL_MSS_MIN + 40) {
+		pr_err("%s: MTU %u is too small (at least %u)\n", dev->name,
+		       dev->mtu, SL_MSS_MIN + 40);
+		goto invalid;
+	}
+	if (cfg->mss > dev->mtu - 40) {
+		if (sl_p_mss)
+			pr_info("%s: mss=%u clamped to %u (MTU %u)\n", dev->name,
+				sl_p_mss, dev->mtu - 40, dev->mtu);
+		cfg->mss = dev->mtu - 40;
 	}
 	cfg->flags = (sl_p_arp ? SL_CFG_ARP : 0) |
 		     (sl_p_icmp ? SL_CFG_ICMP_ECHO : 0) |
@@ -313,6 +349,81 @@ out:
 	return err;
 }
 
+/*
+ * After a netdevice event: serve exactly the named interfaces that exist,
+ * with configurations built from their current MTU and MAC. An interface
+ * that came back (driver rebound, moved back to this namespace) is
+ * attached again; one that was renamed away is left.
+ */
+static void sl_resync(struct work_struct *work)
+{
+	struct sl_iface *ifc;
+
+	mutex_lock(&sl_lock);
+	if (!sl_live)
+		goto out;
+	list_for_each_entry(ifc, &sl_ifaces_list, list) {
+		struct net_device *dev;
+		struct sl_config *cfg, *old;
+		int err;
+
+		dev = dev_get_by_name(&init_net, ifc->name);
+		if (!dev) {
+			ndiv_app_unregister(&ifc->app);
+			continue;
+		}
+		cfg = sl_config_build(dev);
+		if (IS_ERR(cfg)) {
+			pr_err("%s: not served: no valid configuration\n",
+			       ifc->name);
+			ndiv_app_unregister(&ifc->app);
+			dev_put(dev);
+			continue;
+		}
+		old = rcu_replace_pointer(ifc->cfg, cfg,
+					  lockdep_is_held(&sl_lock));
+		synchronize_rcu();
+		kfree(old);
+		if (!ndiv_attached(dev, &ifc->app)) {
+			ndiv_app_unregister(&ifc->app);
+			err = ndiv_attach(dev, &ifc->app);
+			if (err)
+				pr_err("%s: ndiv attach failed (%d)\n",
+				       ifc->name, err);
+			else
+				pr_info("serving on %s again\n", ifc->name);
+		}
+		dev_put(dev);
+	}
+out:
+	mutex_unlock(&sl_lock);
+}
+
+static DECLARE_WORK(sl_resync_work, sl_resync);
+
+/* Under RTNL: cannot take sl_lock (sl_apply() takes RTNL under it). */
+static int sl_netdev_event(struct notifier_block *nb, unsigned long event,
+			   void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	switch (event) {
+	case NETDEV_REGISTER:
+	case NETDEV_UNREGISTER:
+	case NETDEV_CHANGENAME:
+	case NETDEV_CHANGEMTU:
+	case NETDEV_CHANGEADDR:
+		if (net_eq(dev_net(dev), &init_net))
+			schedule_work(&sl_resync_work);
+		break;
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block sl_netdev_nb = {
+	.notifier_call = sl_netdev_event,
+};
+
 /* Parameter writes: store, and re-apply when the module is live. */
 static int sl_param_set(const char *val, const struct kernel_param *kp,
 			int (*set)(const char *, const struct kernel_param *))
@@ -416,10 +527,17 @@ static ssize_t counters_show(struct kobject *kobj, struct kobj_attribute *attr,
 	int cpu, c, len = 0;
 
 	for_each_possible_cpu(cpu) {
-		const struct sl_stats *st = per_cpu_ptr(sl_stats, cpu);
+		const struct sl_pcpu_stats *ps = per_cpu_ptr(sl_stats, cpu);
+		u64 v[SL_C_MAX];
+		unsigned int start;
 
+		do {
+			start = u64_stats_fetch_begin(&ps->syncp);
+			for (c = 0; c < SL_C_MAX; c++)
+				v[c] = ps->st.c[c];
+		} while (u64_stats_fetch_retry(&ps->syncp, start));
 		for (c = 0; c < SL_C_MAX; c++)
-			sum[c] += READ_ONCE(st->c[c]);
+			sum[c] += v[c];
 	}
 	for (c = 0; c < SL_C_MAX; c++)
 		len += sysfs_emit_at(buf, len, "%s %llu\n",
@@ -430,12 +548,20 @@ static ssize_t counters_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t attached_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
 {
+	struct net_device *dev;
 	struct sl_iface *ifc;
 	int len = 0;
 
+	/* what is attached now, not what was asked for */
 	mutex_lock(&sl_lock);
-	list_for_each_entry(ifc, &sl_ifaces_list, list)
-		len += sysfs_emit_at(buf, len, "%s\n", ifc->name);
+	list_for_each_entry(ifc, &sl_ifaces_list, list) {
+		dev = dev_get_by_name(&init_net, ifc->name);
+		if (!dev)
+			continue;
+		if (ndiv_attached(dev, &ifc->app))
+			len += sysfs_emit_at(buf, len, "%s\n", ifc->name);
+		dev_put(dev);
+	}
 	mutex_unlock(&sl_lock);
 	return len;
 }
@@ -463,12 +589,17 @@ static void sl_remove_all(void)
 
 static int __init slhttpd_init(void)
 {
-	int err;
+	int cpu, err;
 
-	get_random_bytes(sl_secret, sizeof(sl_secret));
-	sl_stats = alloc_percpu(struct sl_stats);
+	/* the cookie key: never from a CRNG that is not seeded yet */
+	err = get_random_bytes_wait(sl_secret, sizeof(sl_secret));
+	if (err)
+		return err;
+	sl_stats = alloc_percpu(struct sl_pcpu_stats);
 	if (!sl_stats)
 		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(sl_stats, cpu)->syncp);
 	sl_answered = vzalloc(array_size(SL_ANSWERED_ENTRIES, sizeof(*sl_answered)));
 	if (!sl_answered) {
 		err = -ENOMEM;
@@ -492,7 +623,17 @@ static int __init slhttpd_init(void)
 	mutex_unlock(&sl_lock);
 	if (err)
 		goto err_kobj;
+	err = register_netdevice_notifier(&sl_netdev_nb);
+	if (err)
+		goto err_live;
 	return 0;
+
+err_live:
+	cancel_work_sync(&sl_resync_work);
+	mutex_lock(&sl_lock);
+	sl_live = false;
+	sl_remove_all();
+	mutex_unlock(&sl_lock);
 
 err_kobj:
 	kobject_put(sl_kobj);
@@ -504,6 +645,8 @@ err_stats:
 
 static void __exit slhttpd_exit(void)
 {
+	unregister_netdevice_notifier(&sl_netdev_nb);
+	cancel_work_sync(&sl_resync_work);
 	mutex_lock(&sl_lock);
 	sl_live = false;
 	sl_remove_all();

@@ -1,0 +1,193 @@
+"""The ndiv hooks of every NIC model the virtual board offers for its test port (eth1,
+``linerate vboard --nic``): e1000, e1000e, igb and virtio-net (QEMU has no ixgbe: that
+hook is only built, see test_kernel_build.py).
+
+One board per model, its test port cabled to a tap in a network namespace
+(``--tap``): curl there is a real Linux TCP client of the in-driver server. SLHTTPD
+answers on eth1, its MSS follows eth1's MTU (MTU 1400, the client's MSS 1460: without
+the clamp SLHTTPD's 1460-byte segments do not fit the frame ndiv gives it and nothing
+past the head goes out), and it serves again after the driver is unbound and bound
+under traffic, with /sys/kernel/slhttpd/attached telling the truth in between.
+
+Not tested here: ndiv/XDP exclusivity (the virt kernel has no BPF syscall and the
+initramfs no loader; the check is in net/core, compiled by both kernel targets).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linerate import ROOT
+from linerate.board.strategy import State
+from linerate.board.target import VirtualTarget
+from linerate.vboard.images import BoardImages
+from linerate.vboard.launcher import NIC1_MAC
+from linerate.vboard.tap import TapCable
+
+BAD_KERNEL_LINES = re.compile(r"WARNING:|Oops|BUG:|Internal error|Call trace|Kernel panic")
+DRIVERS = {"e1000": "e1000", "e1000e": "e1000e", "igb": "igb", "virtio": "virtio_net"}
+
+pytestmark = pytest.mark.usefixtures("slhttpd_module")
+
+
+def transcript_path(name: str) -> Path:
+    path = ROOT / "artifacts" / "vboard" / f"{name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module", params=tuple(DRIVERS))
+def nic_board(
+    request: pytest.FixtureRequest, vboard_images: BoardImages, slhttpd_module: None
+) -> Iterator[VirtualTarget]:
+    nic: str = request.param
+    with VirtualTarget(
+        images=vboard_images,
+        transcript=transcript_path(f"test_nic_models-{nic}"),
+        boot_to=State.SHELL,
+        nic=nic,
+        tap=True,
+    ) as target:
+        yield target
+
+
+def cable(board: VirtualTarget) -> TapCable:
+    assert board.vboard.cable is not None
+    return board.vboard.cable
+
+
+def curl(board: VirtualTarget, path: str, max_time: float = 20) -> tuple[int, int]:
+    """(HTTP status, body bytes) of curl in the cable's namespace."""
+    cab = cable(board)
+    proc = subprocess.run(
+        cab.argv(
+            *("curl", "-s", "-o", "/dev/null", "--max-time", str(max_time)),
+            *("-w", "%{http_code} %{size_download}", cab.url(path)),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=max_time + 10,
+    )
+    code, size = (int(x) for x in proc.stdout.split()) if proc.stdout else (0, 0)
+    return code, size
+
+
+def curl_until(board: VirtualTarget, path: str, size: int, within: float = 30) -> tuple[int, int]:
+    deadline = time.monotonic() + within
+    while True:
+        got = curl(board, path, max_time=10)
+        if got == (200, size) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
+
+
+def shell(board: VirtualTarget, cmd: str) -> str:
+    out: str = board.strategy.shell.check(cmd)
+    return out
+
+
+def eth1_mac(board: VirtualTarget) -> str:
+    return shell(board, "cat /sys/class/net/eth1/address")
+
+
+def attached(board: VirtualTarget) -> list[str]:
+    return shell(board, "cat /sys/kernel/slhttpd/attached").split()
+
+
+def ndiv_row(board: VirtualTarget, dev: str = "eth1") -> dict[str, int]:
+    lines = shell(board, "cat /proc/net/ndiv").splitlines()
+    header = lines[0].split()
+    for line in lines[1:]:
+        row = line.split()
+        if row[0] == dev:
+            return {k: int(v) for k, v in zip(header[2:], row[2:], strict=True)}
+    return {}
+
+
+def wait_link_up(board: VirtualTarget, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while shell(board, "cat /sys/class/net/eth1/operstate") != "up":
+        assert time.monotonic() < deadline, "eth1 did not come up"
+        time.sleep(0.2)
+    time.sleep(0.5)
+
+
+def test_test_port_uses_the_model_and_its_mac(nic_board: VirtualTarget):
+    nic = nic_board.nic
+    driver = shell(nic_board, "basename $(readlink /sys/class/net/eth1/device/driver)")
+    assert driver == DRIVERS[nic]
+    mac = eth1_mac(nic_board)
+    if nic == "e1000":
+        # patch 0004: e1000 takes the bootloader's eth1addr
+        assert mac == nic_board.strategy.uboot_env["eth1addr"] != NIC1_MAC
+    else:
+        # no bootloader-MAC patch for NICs the appliance boards do not have: QEMU's
+        assert mac == NIC1_MAC
+
+
+def test_slhttpd_answers_on_the_test_port(nic_board: VirtualTarget):
+    assert "eth1" in attached(nic_board)
+    before = ndiv_row(nic_board)
+    assert curl_until(nic_board, "/100", 100) == (200, 100)
+    assert curl(nic_board, "/64k") == (200, 65536)
+    after = ndiv_row(nic_board)
+    assert after["reply"] > before["reply"] and after["tx_frames"] >= before["tx_frames"] + 40
+
+
+def test_mss_follows_the_mtu(nic_board: VirtualTarget):
+    """MTU 1400 on eth1, no mss=, the client's MSS 1460 (its side's MTU is 1500)."""
+    shell(nic_board, "ip link set eth1 mtu 1400")
+    try:
+        wait_link_up(nic_board)  # an MTU change resets some NICs (e1000)
+        assert curl_until(nic_board, "/128k", 131072) == (200, 131072)
+    finally:
+        shell(nic_board, "ip link set eth1 mtu 1500")
+        wait_link_up(nic_board)
+
+
+def test_reattach_after_unbind_and_bind_under_traffic(nic_board: VirtualTarget):
+    dev = shell(nic_board, "basename $(readlink -f /sys/class/net/eth1/device)")
+    drv = shell(nic_board, "readlink -f /sys/class/net/eth1/device/driver")
+    cab = cable(nic_board)
+    loop = f"while :; do curl -s -o /dev/null --max-time 2 {cab.url('/10k')}; done"
+    traffic = subprocess.Popen(cab.argv("sh", "-c", loop))
+    try:
+        time.sleep(1)
+        shell(nic_board, f"echo {dev} > {drv}/unbind")
+        assert "eth1" not in attached(nic_board), "attached lists an interface that is gone"
+        shell(nic_board, f"echo {dev} > {drv}/bind")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status, _ = nic_board.strategy.shell.run("test -e /sys/class/net/eth1")
+            if status == 0:
+                break
+            time.sleep(0.2)
+        # the new interface is down, without the stack's address (rcS set them at boot)
+        shell(nic_board, "ip addr add 10.0.3.15/24 dev eth1; ip link set eth1 up")
+        wait_link_up(nic_board)
+        while "eth1" not in attached(nic_board) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "eth1" in attached(nic_board), "SLHTTPD did not come back on eth1"
+        assert "eth1" in ndiv_row_devs(nic_board)
+        # the client's neighbour entry may hold the old MAC (e1000 numbers boards by probe)
+        subprocess.run(cab.argv("ip", "neigh", "flush", "all"), check=False)
+        assert curl_until(nic_board, "/10k", 10240) == (200, 10240)
+    finally:
+        traffic.kill()
+        traffic.wait()
+
+
+def ndiv_row_devs(board: VirtualTarget) -> list[str]:
+    return [line.split()[0] for line in shell(board, "cat /proc/net/ndiv").splitlines()[1:]]
+
+
+def test_no_kernel_warnings(nic_board: VirtualTarget):
+    bad = [ln for ln in shell(nic_board, "dmesg").splitlines() if BAD_KERNEL_LINES.search(ln)]
+    assert not bad, "\n".join(bad)
