@@ -243,17 +243,22 @@ def test_spoofed_ack_and_get_without_handshake_gets_no_response(
     vboard, link, guest_mac, slhttpd_eth1
 ):
     """No amplification: an ACK+GET whose acknowledgement is not a cookie SLHTTPD gave
-    out is answered with a RST and no data."""
+    out is answered with a RST and no data. A blind acknowledgement is a valid position
+    with probability 1/256 (PROTOCOL.md: what it then gets is bounded), so four tuples
+    are tried: at most one may be such a hit (two: about 1e-4)."""
     before = counters(vboard)
-    sport = 43000 + random.randrange(1000)
-    base = Ether(dst=guest_mac, src=HOST_MAC) / IP(src=HOST_IP, dst=GUEST_IP)
     req = b"GET /100000 HTTP/1.1\r\nHost: vboard\r\n\r\n"
-    spoof = base / TCP(sport=sport, dport=80, flags="PA", seq=7001, ack=0x12345678) / req
-    send(vboard, link, bytes(spoof))
-    replies = collect(link, 1.5, lambda p: TCP in p and p[TCP].dport == sport)
-    assert not any(
-        len(p[TCP].payload) > 0 and bytes(p[TCP].payload) != b"\0" * len(p[TCP].payload)
-        for p in replies
-    ), "data sent without a handshake"
-    assert all("R" in str(p[TCP].flags) for p in replies)
-    assert counters(vboard)["bad_cookie"] > before["bad_cookie"]
+    base = Ether(dst=guest_mac, src=HOST_MAC) / IP(src=HOST_IP, dst=GUEST_IP)
+    rejected = 0
+    for sport in random.sample(range(43000, 44000), 4):
+        spoof = base / TCP(sport=sport, dport=80, flags="PA", seq=7001, ack=0x12345678) / req
+        send(vboard, link, bytes(spoof))
+        replies = collect(link, 1.5, lambda p, sp=sport: TCP in p and p[TCP].dport == sp)
+        data = [p for p in replies if bytes(p[TCP].payload).strip(b"\0")]
+        if not data:
+            assert all("R" in str(p[TCP].flags) for p in replies)
+            rejected += 1
+        else:
+            assert len(data) <= 10, f"{len(data)} segments for one blind frame"
+    assert rejected >= 3, f"{4 - rejected} of 4 blind frames got data"
+    assert counters(vboard)["bad_cookie"] >= before["bad_cookie"] + rejected - 1
