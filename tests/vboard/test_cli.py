@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+
+from procio import read_until
 
 from linerate import ROOT
 from linerate.vboard.launcher import free_port
@@ -38,22 +39,6 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float) -> str:
-    assert proc.stdout is not None
-    text = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            text += line
-            if re.search(pattern, text):
-                return text
-    raise AssertionError(f"no {pattern!r} in {timeout} s:\n{text}")
-
-
 def test_cli_runs_and_ctrl_c_stops_qemu(vboard_images):
     port = free_port()
     proc = subprocess.Popen(
@@ -64,7 +49,7 @@ def test_cli_runs_and_ctrl_c_stops_qemu(vboard_images):
         text=True,
     )
     try:
-        out = _read_until(proc, r"running: Ctrl-C stops it", 120)
+        out = read_until(proc, r"running: Ctrl-C stops it", 120)
         pid = int(re.search(r"QEMU pid (\d+)", out).group(1))
         assert _alive(pid)
         assert re.search(r"console:\s+/dev/pts/\d+", out)
@@ -107,7 +92,7 @@ def test_no_orphan_qemu_when_the_parent_is_killed(vboard_images, tmp_path):
         [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env
     )
     try:
-        line = _read_until(parent, r"^\d+\n", 60)
+        line = read_until(parent, r"^\d+\n", 60)
         pid = int(line.strip().splitlines()[-1])
         assert _alive(pid)
         parent.send_signal(signal.SIGKILL)

@@ -5,35 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from procio import read_until
 
 from linerate import ROOT
 from linerate.host import netns
 from linerate.host.body import body
 from linerate.vboard import tap
 from linerate.vboard.launcher import free_port
-
-
-def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float) -> str:
-    assert proc.stdout is not None
-    text = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            text += line
-            if re.search(pattern, text, re.M):
-                return text
-    raise AssertionError(f"no {pattern!r} in {timeout} s:\n{text}")
 
 
 def _root_links() -> str:
@@ -65,7 +49,7 @@ def _curl_try_line(line: str, timeout: float = 60) -> subprocess.CompletedProces
 def test_tap_cli_try_line_works_and_ctrl_c_cleans_up(vboard_images):
     proc = _start(free_port())
     try:
-        text = _read_until(proc, r"^vboard: try: .*$", 120)
+        text = read_until(proc, r"^vboard: try: .*$", 120, re.M)
         ns = re.search(r"network namespace (lrvb-\d+-\d+)", text)
         assert ns, text
         line = re.search(r"^vboard: try:\s+(ip netns exec \S+ curl http://\S+/1k)$", text, re.M)
@@ -91,7 +75,7 @@ def test_a_killed_run_leaves_a_namespace_the_next_one_deletes(vboard_images):
     namespace stays until the next cable is made (its pid is in its name)."""
     proc = _start(free_port())
     try:
-        text = _read_until(proc, r"^vboard: try: .*$", 120)
+        text = read_until(proc, r"^vboard: try: .*$", 120, re.M)
         ns = re.search(r"network namespace (lrvb-\d+-\d+)", text)
         assert ns, text
         qemu = int(re.search(r"QEMU pid (\d+)", text).group(1))  # type: ignore[union-attr]
