@@ -12,8 +12,19 @@ static const sl_u8 sl_mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 static int sl_mac_is(const sl_u8 *a, const sl_u8 *b)
 {
+#ifdef SL_BPF
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
 	       a[4] == b[4] && a[5] == b[5];
+#else	/* two loads per side, any alignment */
+	sl_u32 a4, b4;
+	sl_u16 a2, b2;
+
+	__builtin_memcpy(&a4, a, 4);
+	__builtin_memcpy(&b4, b, 4);
+	__builtin_memcpy(&a2, a + 4, 2);
+	__builtin_memcpy(&b2, b + 4, 2);
+	return a4 == b4 && a2 == b2;
+#endif
 }
 
 /*
@@ -31,6 +42,15 @@ static void sl_tcp_options(struct sl_pkt *pk)
 	pk->tsval = 0;
 	pk->tsecr = 0;
 	pk->mss = SL_DEFAULT_MSS;
+	/* what clients send on every segment: none, or NOP NOP TS */
+	if (end == 20)
+		return;
+	if (end == 32 && sl_rd32(pk->tcp + 20) == 0x0101080au) {
+		pk->ts = 1;
+		pk->tsval = sl_rd32(pk->tcp + 24);
+		pk->tsecr = sl_rd32(pk->tcp + 28);
+		return;
+	}
 	for (k = 0; k < 40 && i < end && end <= 60; k++) {
 		o = pk->tcp + i;
 		if (o[0] == 0)

@@ -81,10 +81,11 @@ static const char sl_pad[256] = SL_X64 SL_X64 SL_X64 SL_X16 SL_X16 SL_X16 "xxxxx
  * end state), body, and the segmentation. Returns 0, or -1 if it does not
  * fit the state space for this segment size.
  */
-int sl_layout(struct sl_reply *rp,
-		     sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode,
-		     sl_u16 seg, sl_u8 tclose)
+int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
+	      sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode, int cls)
 {
+	sl_u16 seg = cfg->cls_seg[cls];
+	sl_u8 tclose = cfg->cls_tclose[cls];
 	int si = sl_status_index(status);
 	const struct sl_text *line = &sl_status_lines[si];
 	const struct sl_text *ebody = &sl_status_bodies[si];
@@ -113,30 +114,16 @@ int sl_layout(struct sl_reply *rp,
 		at = sl_put(rp->hdr, at, ebody->s, elen);
 
 	len = at + send_body;
-	n = send_body / seg;
+	rp->seg = seg;
+	rp->recip = cfg->cls_recip[cls];
+	n = sl_div_seg(rp, send_body);
 	rp->hdr_len = (sl_u16)at;
 	rp->resp_len = len;
 	rp->head_len = len - n * seg;
 	rp->body = send_body;
-	rp->seg = seg;
 	rp->fin = mode == SL_MODE_CLOSE;
-	pieces = (rp->head_len + seg - 1) / seg;
+	pieces = sl_div_seg(rp, rp->head_len + seg - 1);
 	if (n > SL_MAX_SEGS || pieces > SL_HEAD_SPLITS)
 		return -1;
 	return 0;
-}
-
-/* End distance of the segment starting at distance cur from the end. */
-sl_u32 sl_next_end(const struct sl_reply *rp, sl_u32 cur)
-{
-	sl_u32 off, end;
-
-	if (rp->resp_len && cur > rp->resp_len - rp->head_len) {
-		off = rp->resp_len - cur;
-		end = (off / rp->seg + 1) * rp->seg;
-		if (end > rp->head_len)
-			end = rp->head_len;
-		return rp->resp_len - end;
-	}
-	return cur > rp->seg ? cur - rp->seg : 0;
 }

@@ -106,7 +106,7 @@ static void test_layout_all_sizes(void)
 				unsigned int t_end;
 				char cl[40];
 
-				if (sl_layout(&rp, 200, b, 0, mode, m, tc)) {
+				if (sl_layout(&cfg, &rp, 200, b, 0, mode, c)) {
 					/* too big for this class: never for the top class */
 					CHECK(c != SL_CLASSES - 1, "size %u refused", b);
 					break;
