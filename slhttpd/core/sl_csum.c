@@ -61,20 +61,3 @@ sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len)
 		s = (s & 0xffffffffu) + (s >> 32);
 	return (sl_u32)s;
 }
-
-sl_u16 sl_csum_fold(sl_u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (sl_u16)sum;
-}
-
-sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len)
-{
-	sl_u64 s = (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) +
-		   (daddr & 0xffff) + proto + len;
-
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (sl_u32)s;
-}

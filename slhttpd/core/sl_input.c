@@ -42,13 +42,29 @@ static void sl_tcp_options(struct sl_pkt *pk)
 	pk->tsval = 0;
 	pk->tsecr = 0;
 	pk->mss = SL_DEFAULT_MSS;
-	/* what clients send on every segment: none, or NOP NOP TS */
+	/*
+	 * The layouts clients use, read whole (the walk below gives the same):
+	 * none or NOP NOP TS on every segment; MSS NOP NOP TS and Linux's
+	 * MSS SACK-permitted TS NOP WS on a SYN.
+	 */
+	o = pk->tcp + 20;
 	if (end == 20)
 		return;
-	if (end == 32 && sl_rd32(pk->tcp + 20) == 0x0101080au) {
+	if (end == 32 && sl_rd32(o) == 0x0101080au) {
 		pk->ts = 1;
-		pk->tsval = sl_rd32(pk->tcp + 24);
-		pk->tsecr = sl_rd32(pk->tcp + 28);
+		pk->tsval = sl_rd32(o + 4);
+		pk->tsecr = sl_rd32(o + 8);
+		return;
+	}
+	if ((end == 36 && sl_rd16(o) == 0x0204 &&
+	     sl_rd32(o + 4) == 0x0101080au) ||
+	    (end == 40 && sl_rd16(o) == 0x0204 &&
+	     sl_rd32(o + 4) == 0x0402080au && sl_rd16(o + 16) == 0x0103 &&
+	     o[18] == 3)) {
+		pk->mss = sl_rd16(o + 2);
+		pk->ts = 1;
+		pk->tsval = sl_rd32(o + 8);
+		pk->tsecr = sl_rd32(o + 12);
 		return;
 	}
 	for (k = 0; k < 40 && i < end && end <= 60; k++) {

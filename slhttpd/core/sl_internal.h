@@ -112,8 +112,21 @@ static inline int sl_addr_unicast(sl_u32 a)
 
 /* Ones' complement sum (not folded) of len bytes, big-endian words. */
 sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len);
-sl_u16 sl_csum_fold(sl_u32 sum);
-sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len);
+
+static inline sl_u16 sl_csum_fold(sl_u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);	/* < 2^17 */
+	sum = (sum & 0xffff) + (sum >> 16);	/* <= 0xffff */
+	return (sl_u16)sum;
+}
+
+/* The pseudo-header's sum: four 16-bit halves, proto and len (< 2^19). */
+static inline sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto,
+				   sl_u32 len)
+{
+	return (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) +
+	       (daddr & 0xffff) + proto + len;
+}
 
 /* 32 bits of HalfSipHash-1-3 over the 4-tuple, keyed by the secret. */
 sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,

@@ -95,7 +95,10 @@ int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
 	sl_u32 at, base, target, pad, len, n, pieces;
 
 	/* at most 51 + 16 + 10 + 39 + 10 + 9 + 255 + 4 + 16 < SL_RESP_HDR_MAX */
-	at = sl_put(rp->hdr, 0, line->s, line->n);
+	if (status == 200)	/* a constant copy: stores, no memcpy call */
+		at = SL_PUT(rp->hdr, 0, "HTTP/1.1 200 OK\r\n");
+	else
+		at = sl_put(rp->hdr, 0, line->s, line->n);
 	at = SL_PUT(rp->hdr, at, "Content-Length: ");
 	at = sl_put_u32(rp->hdr, at, clen);
 	at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
