@@ -112,6 +112,9 @@ static inline int sl_addr_unicast(sl_u32 a)
 
 /* Ones' complement sum (not folded) of len bytes, big-endian words. */
 sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len);
+/* The same of n body bytes from line offset a, from an odd position if odd. */
+sl_u32 sl_csum_body(sl_u32 a, sl_u32 n, sl_u32 odd);
+extern const sl_u32 sl_line_psum[65];
 
 static inline sl_u16 sl_csum_fold(sl_u32 sum)
 {

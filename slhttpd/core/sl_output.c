@@ -43,11 +43,16 @@ static sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
 	return (rp->mss_opt ? 4 : 0) + (rp->ts ? 12 : 0);
 }
 
-/* TCP header + payload already in place; fill in the header and checksum. */
+/*
+ * TCP header + payload already in place; fill in the header and checksum.
+ * The payload's last body_n bytes are body pattern from line offset body_a:
+ * their sum comes from the line's prefix sums (sl_csum_body), not the bytes.
+ */
 SL_INLINE sl_u32 sl_tcp_frame(const struct sl_config *cfg,
 			      const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
 			      sl_u32 ack, sl_u8 flags, sl_u32 plen,
-			      sl_u32 txflags, struct sl_txinfo *ti)
+			      sl_u32 txflags, struct sl_txinfo *ti,
+			      sl_u32 body_a, sl_u32 body_n)
 {
 	sl_u8 *th = b + SL_ETH_HLEN + 20, *o = th + 20;
 	sl_u32 optlen = sl_optlen(rp, flags), thl = 20 + optlen, sum;
@@ -73,7 +78,13 @@ SL_INLINE sl_u32 sl_tcp_frame(const struct sl_config *cfg,
 		sl_st16(th + 16, sl_csum_fold(sum));
 		ti->csum_partial = 1;
 	} else {
-		sum = sl_csum_add(sum, th, thl + plen);
+		sl_u64 s64 = sl_csum_add(sum, th, thl + plen - body_n);
+
+		if (body_n)
+			s64 += sl_csum_body(body_a, body_n, plen - body_n);
+		sum = (sl_u32)s64 + (sl_u32)(s64 >> 32);
+		if (sum < (sl_u32)s64)
+			sum++;
 		sl_st16(th + 16, (sl_u16)~sl_csum_fold(sum));
 		ti->csum_partial = 0;
 	}
@@ -84,7 +95,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 			   struct sl_reply *rp, sl_u8 *b, sl_u32 cap,
 			   sl_u32 txflags, struct sl_txinfo *ti)
 {
-	sl_u32 end, len, d, i, n;
+	sl_u32 end, len, d, i, n, a;
 	sl_u8 *pl = b + SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK);
 	sl_u8 flags = SL_TH_ACK;
 
@@ -105,9 +116,9 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 		i = n;
 		d -= n;
 	}
+	a = (64 - (d & 63)) & 63;	/* the body's line offset */
 	if (i < len)	/* body: the line anchored at the end, in one copy */
-		sl_copy(pl + i, (const sl_u8 *)sl_body_run + ((64 - (d & 63)) & 63),
-			len - i);
+		sl_copy(pl + i, (const sl_u8 *)sl_body_run + a, len - i);
 	if (end == 0) {
 		flags |= SL_TH_PSH;
 		if (rp->fin)
@@ -116,7 +127,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 	st->c[SL_C_TX_BYTES] += len;
 	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur,
 			   end == 0 ? rp->ack_last : rp->ack, flags, len, txflags,
-			   ti);
+			   ti, a, len - i);
 	rp->cur = end;
 	return len;
 }
@@ -133,7 +144,7 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 		if (cap < SL_HDRS_LEN + 16)
 			break;
 		len = sl_tcp_frame(cfg, rp, buf, rp->seq, rp->ack,
-				   rp->tcp_flags, 0, txflags, ti);
+				   rp->tcp_flags, 0, txflags, ti, 0, 0);
 		rp->kind = SL_K_NONE;
 		break;
 	case SL_K_RESP:
