@@ -36,7 +36,7 @@ SL_INLINE sl_u32 sl_eth_ip(const struct sl_config *cfg,
 }
 
 /* Length of the TCP options a segment of this reply carries. */
-static sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
+SL_INLINE sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
 {
 	if (flags & SL_TH_RST)
 		return 0;
@@ -52,10 +52,10 @@ SL_INLINE sl_u32 sl_tcp_frame(const struct sl_config *cfg,
 			      const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
 			      sl_u32 ack, sl_u8 flags, sl_u32 plen,
 			      sl_u32 txflags, struct sl_txinfo *ti,
-			      sl_u32 body_a, sl_u32 body_n)
+			      sl_u32 optlen, sl_u32 body_a, sl_u32 body_n)
 {
 	sl_u8 *th = b + SL_ETH_HLEN + 20, *o = th + 20;
-	sl_u32 optlen = sl_optlen(rp, flags), thl = 20 + optlen, sum;
+	sl_u32 thl = 20 + optlen, sum;
 
 	sl_st32(th, (sl_u32)rp->sport << 16 | rp->dport);
 	sl_st32(th + 4, seq);
@@ -95,8 +95,8 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 			   struct sl_reply *rp, sl_u8 *b, sl_u32 cap,
 			   sl_u32 txflags, struct sl_txinfo *ti)
 {
-	sl_u32 end, len, d, i, n, a;
-	sl_u8 *pl = b + SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK);
+	sl_u32 end, len, d, i, n, a, optlen = sl_optlen(rp, SL_TH_ACK);
+	sl_u8 *pl = b + SL_HDRS_LEN + optlen;
 	sl_u8 flags = SL_TH_ACK;
 
 	if (rp->cur == 0 || rp->cur <= rp->stop)
@@ -106,7 +106,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 		return 0;
 	len = rp->cur - end;
 	/* len > SL_MSS_MAX never happens: a bound the BPF verifier needs */
-	if (len > SL_MSS_MAX || cap < SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK) + len)
+	if (len > SL_MSS_MAX || cap < SL_HDRS_LEN + optlen + len)
 		return 0;
 	i = 0;
 	d = rp->cur;
@@ -127,7 +127,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 	st->c[SL_C_TX_BYTES] += len;
 	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur,
 			   end == 0 ? rp->ack_last : rp->ack, flags, len, txflags,
-			   ti, a, len - i);
+			   ti, optlen, a, len - i);
 	rp->cur = end;
 	return len;
 }
@@ -144,7 +144,8 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 		if (cap < SL_HDRS_LEN + 16)
 			break;
 		len = sl_tcp_frame(cfg, rp, buf, rp->seq, rp->ack,
-				   rp->tcp_flags, 0, txflags, ti, 0, 0);
+				   rp->tcp_flags, 0, txflags, ti,
+				   sl_optlen(rp, rp->tcp_flags), 0, 0);
 		rp->kind = SL_K_NONE;
 		break;
 	case SL_K_RESP:
