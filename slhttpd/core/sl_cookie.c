@@ -19,17 +19,19 @@
  * after those three words (struct sl_hs) is computed once per frame.
  */
 #define ROTL32(x, b) (sl_u32)(((x) << (b)) | ((x) >> (32 - (b))))
-#define HSIPROUND(s)							\
-	do {								\
-		(s)->v0 += (s)->v1; (s)->v1 = ROTL32((s)->v1, 5);	\
-		(s)->v1 ^= (s)->v0; (s)->v0 = ROTL32((s)->v0, 16);	\
-		(s)->v2 += (s)->v3; (s)->v3 = ROTL32((s)->v3, 8);	\
-		(s)->v3 ^= (s)->v2;					\
-		(s)->v0 += (s)->v3; (s)->v3 = ROTL32((s)->v3, 7);	\
-		(s)->v3 ^= (s)->v0;					\
-		(s)->v2 += (s)->v1; (s)->v1 = ROTL32((s)->v1, 13);	\
-		(s)->v1 ^= (s)->v2; (s)->v2 = ROTL32((s)->v2, 16);	\
-	} while (0)
+static inline void sl_hs_round(struct sl_hs *s)
+{
+	sl_u32 v0 = s->v0, v1 = s->v1, v2 = s->v2, v3 = s->v3;
+
+	v0 += v1; v1 = ROTL32(v1, 5); v1 ^= v0; v0 = ROTL32(v0, 16);
+	v2 += v3; v3 = ROTL32(v3, 8); v3 ^= v2;
+	v0 += v3; v3 = ROTL32(v3, 7); v3 ^= v0;
+	v2 += v1; v1 = ROTL32(v1, 13); v1 ^= v2; v2 = ROTL32(v2, 16);
+	s->v0 = v0;
+	s->v1 = v1;
+	s->v2 = v2;
+	s->v3 = v3;
+}
 
 static inline sl_u32 rd32le(const sl_u8 *p)
 {
@@ -50,16 +52,16 @@ static inline void sl_hs_init(struct sl_hs *s, const sl_u8 key[8])
 static inline void sl_hs_word(struct sl_hs *s, sl_u32 m)
 {
 	s->v3 ^= m;
-	HSIPROUND(s);
+	sl_hs_round(s);
 	s->v0 ^= m;
 }
 
 static inline sl_u32 sl_hs_final(struct sl_hs *s)
 {
 	s->v2 ^= 0xff;
-	HSIPROUND(s);
-	HSIPROUND(s);
-	HSIPROUND(s);
+	sl_hs_round(s);
+	sl_hs_round(s);
+	sl_hs_round(s);
 	return s->v1 ^ s->v3;
 }
 

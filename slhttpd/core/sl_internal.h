@@ -8,8 +8,13 @@
 #include "sl_bpf.h"
 #endif
 
-/* Hot helpers that must not cost a call (and its stack arguments). */
-#define SL_INLINE	static inline __attribute__((always_inline))
+/*
+ * Hot helpers that must not cost a call (and its stack arguments): the
+ * kernel's __always_inline, defined here for the builds without its headers.
+ */
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
 
 /* Position of the first byte we send on a connection. */
 #define SL_R0		0x80u
@@ -64,11 +69,17 @@ static inline void sl_wr32(sl_u8 *p, sl_u32 v)
  * Big-endian stores at any alignment: one byte-swap and one store where the
  * CPU allows unaligned words (ARMv7, x86), bytes otherwise and in BPF.
  */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__)
+#ifndef SL_BPF
+#define SL_ST_WORDS
+#endif
+#endif
+#endif
+
 static inline void sl_st16(sl_u8 *p, sl_u32 v)
 {
-#if !defined(SL_BPF) && defined(__BYTE_ORDER__) && \
-	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
-	(defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__))
+#ifdef SL_ST_WORDS
 	sl_u16 w = __builtin_bswap16((sl_u16)v);
 
 	__builtin_memcpy(p, &w, 2);
@@ -79,9 +90,7 @@ static inline void sl_st16(sl_u8 *p, sl_u32 v)
 
 static inline void sl_st32(sl_u8 *p, sl_u32 v)
 {
-#if !defined(SL_BPF) && defined(__BYTE_ORDER__) && \
-	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
-	(defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__))
+#ifdef SL_ST_WORDS
 	v = __builtin_bswap32(v);
 	__builtin_memcpy(p, &v, 4);
 #else

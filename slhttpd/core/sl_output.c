@@ -11,9 +11,9 @@
  * Ethernet and IPv4 headers, word by word; the IP checksum from the values
  * written, not read back.
  */
-SL_INLINE sl_u32 sl_eth_ip(const struct sl_config *cfg,
-			   const struct sl_reply *rp, sl_u8 *b, sl_u8 proto,
-			   sl_u32 l4len)
+static __always_inline sl_u32 sl_eth_ip(const struct sl_config *cfg,
+					const struct sl_reply *rp, sl_u8 *b,
+					sl_u8 proto, sl_u32 l4len)
 {
 	sl_u8 *ip = b + SL_ETH_HLEN;
 	sl_u32 tot = 20 + l4len;
@@ -36,7 +36,7 @@ SL_INLINE sl_u32 sl_eth_ip(const struct sl_config *cfg,
 }
 
 /* Length of the TCP options a segment of this reply carries. */
-SL_INLINE sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
+static inline sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
 {
 	if (flags & SL_TH_RST)
 		return 0;
@@ -48,11 +48,12 @@ SL_INLINE sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
  * The payload's last body_n bytes are body pattern from line offset body_a:
  * their sum comes from the line's prefix sums (sl_csum_body), not the bytes.
  */
-SL_INLINE sl_u32 sl_tcp_frame(const struct sl_config *cfg,
-			      const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
-			      sl_u32 ack, sl_u8 flags, sl_u32 plen,
-			      sl_u32 txflags, struct sl_txinfo *ti,
-			      sl_u32 optlen, sl_u32 body_a, sl_u32 body_n)
+static __always_inline sl_u32 sl_tcp_frame(const struct sl_config *cfg,
+					   const struct sl_reply *rp, sl_u8 *b,
+					   sl_u32 seq, sl_u32 ack, sl_u8 flags,
+					   sl_u32 plen, sl_u32 txflags,
+					   struct sl_txinfo *ti, sl_u32 optlen,
+					   sl_u32 body_a, sl_u32 body_n)
 {
 	sl_u8 *th = b + SL_ETH_HLEN + 20, *o = th + 20;
 	sl_u32 thl = 20 + optlen, sum;

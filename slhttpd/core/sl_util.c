@@ -11,7 +11,7 @@ const char sl_body_line[65] = SL_LINE;
  * aligned, so that a copy's source alignment is its line offset's, not an
  * accident of the link (memcpy's path, and its cost, depend on it).
  */
-const char sl_body_run[SL_BODY_RUN + 1] __attribute__((aligned(64))) =
+_Alignas(64) const char sl_body_run[SL_BODY_RUN + 1] =
 	SL_LINE4 SL_LINE4 SL_LINE4 SL_LINE4 SL_LINE4 SL_LINE4;
 
 sl_u8 sl_inv8(sl_u8 odd)
