@@ -245,9 +245,14 @@ int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
  * ceil(2^32 / seg) = (2^32 + e) / seg, e < seg < 2^11, the error x * e /
  * (seg * 2^32) stays below 1 / seg.
  */
+static inline sl_u32 sl_div_recip(sl_u32 x, sl_u32 recip)
+{
+	return (sl_u32)(((sl_u64)x * recip) >> 32);
+}
+
 static inline sl_u32 sl_div_seg(const struct sl_reply *rp, sl_u32 x)
 {
-	return (sl_u32)(((sl_u64)x * rp->recip) >> 32);
+	return sl_div_recip(x, rp->recip);
 }
 
 /* End distance of the segment starting at distance cur from the end. */

@@ -29,6 +29,7 @@ struct sl_state {
 	sl_u32 h;	/* connection hash (cookie) */
 	sl_u32 pos;	/* position: seq - base */
 	sl_u16 seg;	/* segment size of the class */
+	sl_u32 recip;	/* its reciprocal (sl_div_recip) */
 	sl_u8 cls;
 	sl_u8 tclose;
 	enum sl_where where;
@@ -153,6 +154,7 @@ static int sl_decode(const struct sl_config *cfg, const struct sl_pkt *pk,
 	c = (int)((d >> 29) ^ (h >> 29)) & (SL_CLASSES - 1);
 	s->cls = (sl_u8)c;
 	s->seg = cfg->cls_seg[c];
+	s->recip = cfg->cls_recip[c];
 	tc = cfg->cls_tclose[c];
 	s->tclose = (sl_u8)tc;
 	t = ((SL_R0 - s->pos) * cfg->cls_inv[c]) & SL_STATE_MASK;
@@ -433,12 +435,13 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 		return sl_send_from(st, rp, cur, (sl_s32)cur -
 				    (sl_s32)sl_window(pk, s->seg, s->burst));
 	}
-	kmin = e <= 0 ? 0 : (e + m - 1) / m;
+	/* e < 2^18 (112 segments): divisions by multiplication */
+	kmin = e <= 0 ? 0 : (sl_s32)sl_div_recip((sl_u32)(e + m - 1), s->recip);
 	if (e + 2 * m <= 0) {
 		sl_count(st, SL_C_DROP_ACK);
 		return SL_DROP;
 	}
-	kmax = (e + 2 * m - 1) / m;
+	kmax = (sl_s32)sl_div_recip((sl_u32)(e + 2 * m - 1), s->recip);
 	if (kmax > (sl_s32)s->j - 1)
 		kmax = (sl_s32)s->j - 1;
 	if (kmin > kmax) {
