@@ -200,6 +200,8 @@ struct sl_pkt {
 	const sl_u8 *tcp;
 	const sl_u8 *payload;
 	sl_u32 ihl, thl, plen;
+	sl_u32 l4len;		/* IP payload length */
+	sl_u16 frag;		/* IP MF and fragment offset */
 	sl_u32 saddr, daddr;
 	sl_u16 sport, dport, win;
 	sl_u32 seq, ack;
