@@ -13,6 +13,7 @@ Only the core costs: --skip-net.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
@@ -250,7 +251,10 @@ def _nginx_workers(proc: subprocess.Popen[bytes]) -> list[int]:
 CORE_CONFIGS = {
     "sw csum": ["--ts"],
     "offload": ["--ts", "--csum-ok", "--tx-offload"],
+    "offload no-ts": ["--csum-ok", "--tx-offload"],
 }
+#: Issue 10's ARMv7 budget per received frame ("offload", timestamps on); ack_cont per frame out.
+ARM_TARGETS = {"syn": 250, "req64": 800, "req1k": 1200, "fin": 250, "ack_cont": 400}
 #: The ARMv7 build the issue measures (static, so qemu-arm needs no sysroot).
 ARM_CC = "arm-linux-gnueabihf-gcc"
 ARM_CFLAGS = ["-O2", "-march=armv7-a", "-mfpu=vfpv3-d16", "-static"]
@@ -303,15 +307,9 @@ def arm_counts(paths: list[str], flags: list[str]) -> dict[str, float]:
     ``Trace`` line) with two --iters counts; the difference divided by the difference of the
     counts is one call, everything else (start, setup, printing) cancels out."""
     qemu = shutil.which("qemu-arm")
-    if not qemu or not shutil.which(ARM_CC):
+    exe = _arm_build()
+    if not qemu or exe is None:
         return {}
-    BUILD.mkdir(parents=True, exist_ok=True)
-    exe = BUILD / "core_bench-armv7"
-    subprocess.run(
-        [ARM_CC, "-std=gnu11", *ARM_CFLAGS, "-I", str(REPO / "slhttpd" / "core"), "-o", str(exe),
-         *_core_sources()],
-        check=True, timeout=300,
-    )  # fmt: skip
     help_text = subprocess.run([qemu, "-h"], capture_output=True, text=True).stdout
     single = "-one-insn-per-tb" if "one-insn-per-tb" in help_text else "-singlestep"
 
@@ -327,32 +325,98 @@ def arm_counts(paths: list[str], flags: list[str]) -> dict[str, float]:
     return {p: (executed(hi, p) - executed(lo, p)) / (hi - lo) for p in paths}
 
 
+def _arm_build(flags: list[str] | None = None) -> Path | None:
+    """core_bench for ARMv7 (static), or None without the cross compiler and qemu-arm."""
+    if not shutil.which("qemu-arm") or not shutil.which(ARM_CC):
+        return None
+    BUILD.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "core_bench-armv7"
+    subprocess.run(
+        [ARM_CC, "-std=gnu11", *ARM_CFLAGS, *(flags or []), "-I", str(REPO / "slhttpd" / "core"),
+         "-o", str(exe), *_core_sources()],
+        check=True, timeout=300,
+    )  # fmt: skip
+    return exe
+
+
+def _qemu_pcs(exe: Path, n: int, path: str, flags: list[str]) -> dict[int, int]:
+    """Executions per guest PC of core_bench --iters n --path path under qemu-arm."""
+    qemu = shutil.which("qemu-arm") or "qemu-arm"
+    help_text = subprocess.run([qemu, "-h"], capture_output=True, text=True).stdout
+    single = "-one-insn-per-tb" if "one-insn-per-tb" in help_text else "-singlestep"
+    proc = subprocess.run(
+        [qemu, single, "-d", "exec,nochain", str(exe), "--iters", str(n), "--path", path,
+         "--no-time", *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, timeout=600,
+    )  # fmt: skip
+    pcs: dict[int, int] = {}
+    for m in re.finditer(rb"Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/", proc.stderr):
+        pc = int(m.group(1), 16)
+        pcs[pc] = pcs.get(pc, 0) + 1
+    return pcs
+
+
+def arm_profile(paths: list[str], flags: list[str]) -> None:
+    """Per function (the ARMv7 binary's symbol table), exact instructions of one call of each
+    path: where the count of arm_counts() goes. Inlined functions count in their caller;
+    run_once and main are the benchmark's own loop, not the core."""
+    exe = _arm_build()
+    if exe is None:
+        raise SystemExit(f"needs {ARM_CC} and qemu-arm")
+    nm = subprocess.run(["arm-linux-gnueabihf-nm", "-n", str(exe)], capture_output=True,
+                        text=True, check=True).stdout  # fmt: skip
+    syms = [(int(f[0], 16), f[2]) for f in (ln.split() for ln in nm.splitlines())
+            if len(f) == 3 and f[1] in "tTwW"]  # fmt: skip
+    starts = [a for a, _ in syms]
+    for path in paths:
+        lo, hi = _qemu_pcs(exe, 3, path, flags), _qemu_pcs(exe, 11, path, flags)
+        per: dict[str, int] = {}
+        for pc in set(lo) | set(hi):
+            i = bisect.bisect_right(starts, pc) - 1
+            name = syms[i][1] if i >= 0 else "?"
+            per[name] = per.get(name, 0) + hi.get(pc, 0) - lo.get(pc, 0)
+        total = sum(per.values()) / 8
+        print(f"\n{path} ({' '.join(flags)}): {total:.0f} ARMv7 instructions per received frame")
+        for name, n in sorted(per.items(), key=lambda kv: -kv[1]):
+            if abs(n) >= 4:
+                print(f"  {n / 8:8.1f}  {name}")
+
+
 def print_core_costs(iters: int) -> None:
-    """Per path: frames out, x86 callgrind and exact ARMv7 instructions per received frame
-    (and per frame out), for each configuration in CORE_CONFIGS."""
-    cols: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
-    frames: dict[str, int] = {}
+    """Per path: x86 callgrind and exact ARMv7 instructions per received frame (and per frame
+    out), for each configuration in CORE_CONFIGS (frames out differ: without timestamps an ACK
+    releases fewer segments)."""
+    cols: dict[str, tuple[dict[str, int], dict[str, float], dict[str, float]]] = {}
     for name, flags in CORE_CONFIGS.items():
         table, x86 = core_costs(iters, flags)
-        for ln in table.splitlines()[1:]:
-            if ln.strip():
-                frames[ln.split()[0]] = int(ln.split()[1])
-        cols[name] = (x86, arm_counts(list(frames), flags))
+        frames = {ln.split()[0]: int(ln.split()[1]) for ln in table.splitlines()[1:] if ln.strip()}
+        cols[name] = (frames, x86, arm_counts(list(frames), flags))
     print("\nSLHTTPD core, instructions per received frame (sl_input + every sl_emit of its "
-          "reply), timestamps on;\nx86-64 by callgrind, ARMv7 exact (qemu-arm, "
-          f"{' '.join(ARM_CFLAGS)}); '/out': per frame sent")  # fmt: skip
-    head = f"  {'path':9}{'out':>4}"
-    for name in cols:
-        head += f"{'x86 ' + name:>16}{'armv7 ' + name:>18}{'armv7 /out':>12}"
-    print(head)
-    for path, nout in frames.items():
-        line = f"  {path:9}{nout:>4}"
-        for x86, arm in cols.values():
-            a = arm.get(path)
-            line += f"{x86.get(path, float('nan')):>16.0f}"
-            line += f"{a:>18.0f}" if a is not None else f"{'-':>18}"
-            line += f"{a / nout:>12.0f}" if a is not None and nout else f"{'-':>12}"
+          "reply);\nx86-64 by callgrind, ARMv7 exact (qemu-arm, "
+          f"{' '.join(ARM_CFLAGS)}); 'out': frames sent, '/out': per frame sent")  # fmt: skip
+    for name, flags in CORE_CONFIGS.items():
+        print(f"  {name:14} core_bench {' '.join(flags)}")
+    print(f"  {'':9}" + "".join(f" | {name:^24}" for name in cols))
+    print(f"  {'path':9}" + f" | {'out':>4}{'x86':>7}{'armv7':>7}{'/out':>6}" * len(cols))
+    paths = list(next(iter(cols.values()))[0])
+    for path in paths:
+        line = f"  {path:9}"
+        for frames, x86, arm in cols.values():
+            nout, a = frames.get(path, 0), arm.get(path)
+            line += f" | {nout:>4}{x86.get(path, float('nan')):>7.0f}"
+            line += f"{a:>7.0f}" if a is not None else f"{'-':>7}"
+            line += f"{a / nout:>6.0f}" if a is not None and nout else f"{'-':>6}"
         print(line)
+    frames, _, arm = cols.get("offload", ({}, {}, {}))
+    if arm:
+        got = []
+        for path, budget in ARM_TARGETS.items():
+            a = arm.get(path)
+            if a is not None:
+                per = a / frames[path] if path == "ack_cont" and frames.get(path) else a
+                got.append(f"{path} {per:.0f} (<= {budget}{', met' if per <= budget else ''})")
+        print("issue 10 budget, ARMv7 offload with timestamps (ack_cont per frame out): "
+              + ", ".join(got))  # fmt: skip
 
 
 def main() -> int:
@@ -364,7 +428,13 @@ def main() -> int:
     ap.add_argument("--skip-net", action="store_true", help="only the core costs")
     ap.add_argument("--skip-core", action="store_true", help="only the network runs")
     ap.add_argument("--syn-seconds", type=int, default=5, help="SYN flood per server (0: none)")
+    ap.add_argument("--arm-profile", metavar="PATHS",
+                    help="only: ARMv7 instructions per function for these core_bench paths "
+                         "(comma-separated), offload configuration with timestamps")  # fmt: skip
     args = ap.parse_args()
+    if args.arm_profile:
+        arm_profile(args.arm_profile.split(","), CORE_CONFIGS["offload"])
+        return 0
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
           f"{_cpu_model()}, kernel {platform.release()}")  # fmt: skip

@@ -8,6 +8,14 @@
 #include "sl_bpf.h"
 #endif
 
+/*
+ * Hot helpers that must not cost a call (and its stack arguments): the
+ * kernel's __always_inline, defined here for the builds without its headers.
+ */
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
 /* Position of the first byte we send on a connection. */
 #define SL_R0		0x80u
 #define SL_STATE_MASK	(SL_STATES - 1)
@@ -57,6 +65,39 @@ static inline void sl_wr32(sl_u8 *p, sl_u32 v)
 	p[3] = (sl_u8)v;
 }
 
+/*
+ * Big-endian stores at any alignment: one byte-swap and one store where the
+ * CPU allows unaligned words (ARMv7, x86), bytes otherwise and in BPF.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__)
+#ifndef SL_BPF
+#define SL_ST_WORDS
+#endif
+#endif
+#endif
+
+static inline void sl_st16(sl_u8 *p, sl_u32 v)
+{
+#ifdef SL_ST_WORDS
+	sl_u16 w = __builtin_bswap16((sl_u16)v);
+
+	__builtin_memcpy(p, &w, 2);
+#else
+	sl_wr16(p, (sl_u16)v);
+#endif
+}
+
+static inline void sl_st32(sl_u8 *p, sl_u32 v)
+{
+#ifdef SL_ST_WORDS
+	v = __builtin_bswap32(v);
+	__builtin_memcpy(p, &v, 4);
+#else
+	sl_wr32(p, v);
+#endif
+}
+
 static inline void sl_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 {
 #ifdef SL_BPF
@@ -80,16 +121,41 @@ static inline int sl_addr_unicast(sl_u32 a)
 
 /* Ones' complement sum (not folded) of len bytes, big-endian words. */
 sl_u32 sl_csum_add(sl_u32 sum, const sl_u8 *p, sl_u32 len);
-sl_u16 sl_csum_fold(sl_u32 sum);
-sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto, sl_u32 len);
+/* The same of n body bytes from line offset a, from an odd position if odd. */
+sl_u32 sl_csum_body(sl_u32 a, sl_u32 n, sl_u32 odd);
+extern const sl_u32 sl_line_psum[65];
 
-/* 32 bits of SipHash-2-4 over the 4-tuple, keyed by the secret. */
+static inline sl_u16 sl_csum_fold(sl_u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);	/* < 2^17 */
+	sum = (sum & 0xffff) + (sum >> 16);	/* <= 0xffff */
+	return (sl_u16)sum;
+}
+
+/* The pseudo-header's sum: four 16-bit halves, proto and len (< 2^19). */
+static inline sl_u32 sl_pseudo_sum(sl_u32 saddr, sl_u32 daddr, sl_u8 proto,
+				   sl_u32 len)
+{
+	return (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) +
+	       (daddr & 0xffff) + proto + len;
+}
+
+/* 32 bits of HalfSipHash-1-3 over the 4-tuple, keyed by the secret. */
 sl_u32 sl_cookie(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
 		 sl_u16 sport, sl_u16 dport);
 
-/* 16 bits of SipHash-2-4 over the 4-tuple, a tick and our 16-bit clock. */
+/* 16 bits of HalfSipHash-1-3 over the 4-tuple, a tick and our 16-bit clock. */
 sl_u16 sl_ts_mac(const sl_u8 key[16], sl_u32 saddr, sl_u32 daddr,
 		 sl_u16 sport, sl_u16 dport, sl_u32 tick, sl_u16 clock);
+
+/* HalfSipHash state: sl_ts_mac() in two steps, the 4-tuple's part once per frame. */
+struct sl_hs {
+	sl_u32 v0, v1, v2, v3;
+};
+
+void sl_ts_key(struct sl_hs *s, const sl_u8 key[16], sl_u32 saddr,
+	       sl_u32 daddr, sl_u16 sport, sl_u16 dport);
+sl_u16 sl_ts_mac_from(const struct sl_hs *key, sl_u32 tick, sl_u16 clock);
 
 /* Modular inverse of an odd number mod SL_STATES. */
 sl_u8 sl_inv8(sl_u8 odd);
@@ -134,6 +200,8 @@ struct sl_pkt {
 	const sl_u8 *tcp;
 	const sl_u8 *payload;
 	sl_u32 ihl, thl, plen;
+	sl_u32 l4len;		/* IP payload length */
+	sl_u16 frag;		/* IP MF and fragment offset */
 	sl_u32 saddr, daddr;
 	sl_u16 sport, dport, win;
 	sl_u32 seq, ack;
@@ -166,10 +234,42 @@ enum sl_verdict sl_tcp(const struct sl_config *cfg, struct sl_stats *st,
 		       const struct sl_pkt *pk, struct sl_reply *rp);
 /* sl_tcp.c: the reply goes back to the sender of pk */
 void sl_reply_addr(struct sl_reply *rp, const struct sl_pkt *pk);
-/* sl_layout.c: headers and segmentation; 0, or -1 if too large for the states */
-int sl_layout(struct sl_reply *rp, sl_u16 status, sl_u32 body, sl_u8 head,
-	      sl_u8 mode, sl_u16 seg, sl_u8 tclose);
-/* sl_layout.c: end distance of the segment starting at distance cur from the end */
-sl_u32 sl_next_end(const struct sl_reply *rp, sl_u32 cur);
+/*
+ * sl_layout.c: headers and segmentation for segment class cls; 0, or -1 if
+ * too large for the states
+ */
+int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
+	      sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode, int cls);
+
+/*
+ * x / seg for x < 2^21 (every length and position in a response) as a
+ * multiplication: ARMv7-A has no divide instruction. Exact: with recip =
+ * ceil(2^32 / seg) = (2^32 + e) / seg, e < seg < 2^11, the error x * e /
+ * (seg * 2^32) stays below 1 / seg.
+ */
+static inline sl_u32 sl_div_recip(sl_u32 x, sl_u32 recip)
+{
+	return (sl_u32)(((sl_u64)x * recip) >> 32);
+}
+
+static inline sl_u32 sl_div_seg(const struct sl_reply *rp, sl_u32 x)
+{
+	return sl_div_recip(x, rp->recip);
+}
+
+/* End distance of the segment starting at distance cur from the end. */
+static inline sl_u32 sl_next_end(const struct sl_reply *rp, sl_u32 cur)
+{
+	sl_u32 off, end;
+
+	if (rp->resp_len && cur > rp->resp_len - rp->head_len) {
+		off = rp->resp_len - cur;
+		end = (sl_div_seg(rp, off) + 1) * rp->seg;
+		if (end > rp->head_len)
+			end = rp->head_len;
+		return rp->resp_len - end;
+	}
+	return cur > rp->seg ? cur - rp->seg : 0;
+}
 
 #endif /* SLHTTPD_INTERNAL_H */

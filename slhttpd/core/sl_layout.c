@@ -81,10 +81,11 @@ static const char sl_pad[256] = SL_X64 SL_X64 SL_X64 SL_X16 SL_X16 SL_X16 "xxxxx
  * end state), body, and the segmentation. Returns 0, or -1 if it does not
  * fit the state space for this segment size.
  */
-int sl_layout(struct sl_reply *rp,
-		     sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode,
-		     sl_u16 seg, sl_u8 tclose)
+int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
+	      sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode, int cls)
 {
+	sl_u16 seg = cfg->cls_seg[cls];
+	sl_u8 tclose = cfg->cls_tclose[cls];
 	int si = sl_status_index(status);
 	const struct sl_text *line = &sl_status_lines[si];
 	const struct sl_text *ebody = &sl_status_bodies[si];
@@ -94,7 +95,10 @@ int sl_layout(struct sl_reply *rp,
 	sl_u32 at, base, target, pad, len, n, pieces;
 
 	/* at most 51 + 16 + 10 + 39 + 10 + 9 + 255 + 4 + 16 < SL_RESP_HDR_MAX */
-	at = sl_put(rp->hdr, 0, line->s, line->n);
+	if (status == 200)	/* a constant copy: stores, no memcpy call */
+		at = SL_PUT(rp->hdr, 0, "HTTP/1.1 200 OK\r\n");
+	else
+		at = sl_put(rp->hdr, 0, line->s, line->n);
 	at = SL_PUT(rp->hdr, at, "Content-Length: ");
 	at = sl_put_u32(rp->hdr, at, clen);
 	at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
@@ -113,30 +117,16 @@ int sl_layout(struct sl_reply *rp,
 		at = sl_put(rp->hdr, at, ebody->s, elen);
 
 	len = at + send_body;
-	n = send_body / seg;
+	rp->seg = seg;
+	rp->recip = cfg->cls_recip[cls];
+	n = sl_div_seg(rp, send_body);
 	rp->hdr_len = (sl_u16)at;
 	rp->resp_len = len;
 	rp->head_len = len - n * seg;
 	rp->body = send_body;
-	rp->seg = seg;
 	rp->fin = mode == SL_MODE_CLOSE;
-	pieces = (rp->head_len + seg - 1) / seg;
+	pieces = sl_div_seg(rp, rp->head_len + seg - 1);
 	if (n > SL_MAX_SEGS || pieces > SL_HEAD_SPLITS)
 		return -1;
 	return 0;
-}
-
-/* End distance of the segment starting at distance cur from the end. */
-sl_u32 sl_next_end(const struct sl_reply *rp, sl_u32 cur)
-{
-	sl_u32 off, end;
-
-	if (rp->resp_len && cur > rp->resp_len - rp->head_len) {
-		off = rp->resp_len - cur;
-		end = (off / rp->seg + 1) * rp->seg;
-		if (end > rp->head_len)
-			end = rp->head_len;
-		return rp->resp_len - end;
-	}
-	return cur > rp->seg ? cur - rp->seg : 0;
 }

@@ -7,80 +7,86 @@
 
 /* ---- frame building ------------------------------------------------- */
 
-static sl_u32 sl_eth_ip(const struct sl_config *cfg, const struct sl_reply *rp,
-			sl_u8 *b, sl_u8 proto, sl_u32 l4len)
+/*
+ * Ethernet and IPv4 headers, word by word; the IP checksum from the values
+ * written, not read back.
+ */
+static __always_inline sl_u32 sl_eth_ip(const struct sl_config *cfg,
+					const struct sl_reply *rp, sl_u8 *b,
+					sl_u8 proto, sl_u32 l4len)
 {
 	sl_u8 *ip = b + SL_ETH_HLEN;
 	sl_u32 tot = 20 + l4len;
+	sl_u32 ttlp = ((sl_u32)cfg->ttl << 8) | proto;
+	sl_u32 sum = 0x4500u + tot + 0x4000u + ttlp + (rp->saddr >> 16) +
+		     (rp->saddr & 0xffff) + (rp->daddr >> 16) +
+		     (rp->daddr & 0xffff);
 
 	sl_copy(b, rp->eth_dst, 6);
 	sl_copy(b + 6, cfg->mac, 6);
-	sl_wr16(b + 12, SL_ETH_P_IP);
-	ip[0] = 0x45;
-	ip[1] = 0;
-	sl_wr16(ip + 2, (sl_u16)tot);
-	sl_wr16(ip + 4, 0);
-	sl_wr16(ip + 6, 0x4000);	/* DF */
-	ip[8] = cfg->ttl;
-	ip[9] = proto;
-	sl_wr32(ip + 12, rp->saddr);
-	sl_wr32(ip + 16, rp->daddr);
-	/* the header's sum from the values written, not read back */
-	sl_wr16(ip + 10, (sl_u16)~sl_csum_fold(0x4500u + tot + 0x4000u +
-		((sl_u32)cfg->ttl << 8) + proto + (rp->saddr >> 16) +
-		(rp->saddr & 0xffff) + (rp->daddr >> 16) + (rp->daddr & 0xffff)));
+	sl_st16(b + 12, SL_ETH_P_IP);
+	sum = (sum & 0xffff) + (sum >> 16);	/* < 2^19: two folds */
+	sum = (sum & 0xffff) + (sum >> 16);
+	sl_st32(ip, 0x45000000u | tot);
+	sl_st32(ip + 4, 0x4000);		/* id 0, DF */
+	sl_st32(ip + 8, ttlp << 16 | (~sum & 0xffff));
+	sl_st32(ip + 12, rp->saddr);
+	sl_st32(ip + 16, rp->daddr);
 	return SL_ETH_HLEN + tot;
 }
 
 /* Length of the TCP options a segment of this reply carries. */
-static sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
+static inline sl_u32 sl_optlen(const struct sl_reply *rp, sl_u8 flags)
 {
 	if (flags & SL_TH_RST)
 		return 0;
 	return (rp->mss_opt ? 4 : 0) + (rp->ts ? 12 : 0);
 }
 
-/* TCP header + payload already in place; fill in the header and checksum. */
-static sl_u32 sl_tcp_frame(const struct sl_config *cfg,
-			   const struct sl_reply *rp, sl_u8 *b, sl_u32 seq,
-			   sl_u32 ack, sl_u8 flags, sl_u32 plen, sl_u32 txflags,
-			   struct sl_txinfo *ti)
+/*
+ * TCP header + payload already in place; fill in the header and checksum.
+ * The payload's last body_n bytes are body pattern from line offset body_a:
+ * their sum comes from the line's prefix sums (sl_csum_body), not the bytes.
+ */
+static __always_inline sl_u32 sl_tcp_frame(const struct sl_config *cfg,
+					   const struct sl_reply *rp, sl_u8 *b,
+					   sl_u32 seq, sl_u32 ack, sl_u8 flags,
+					   sl_u32 plen, sl_u32 txflags,
+					   struct sl_txinfo *ti, sl_u32 optlen,
+					   sl_u32 body_a, sl_u32 body_n)
 {
 	sl_u8 *th = b + SL_ETH_HLEN + 20, *o = th + 20;
-	sl_u32 optlen = sl_optlen(rp, flags), thl = 20 + optlen, sum;
+	sl_u32 thl = 20 + optlen, sum;
 
-	sl_wr16(th, rp->sport);
-	sl_wr16(th + 2, rp->dport);
-	sl_wr32(th + 4, seq);
-	sl_wr32(th + 8, ack);
-	th[12] = (sl_u8)((thl / 4) << 4);
-	th[13] = flags;
-	sl_wr16(th + 14, cfg->window);
-	sl_wr16(th + 16, 0);
-	sl_wr16(th + 18, 0);
+	sl_st32(th, (sl_u32)rp->sport << 16 | rp->dport);
+	sl_st32(th + 4, seq);
+	sl_st32(th + 8, ack);
+	sl_st32(th + 12, (thl / 4) << 28 | (sl_u32)flags << 16 | cfg->window);
+	sl_st32(th + 16, 0);
 	if (optlen && rp->mss_opt) {
-		o[0] = 2;
-		o[1] = 4;
-		sl_wr16(o + 2, cfg->mss);
+		sl_st32(o, 0x02040000u | cfg->mss);
 		o += 4;
 	}
 	if (optlen && rp->ts) {
-		o[0] = 1;
-		o[1] = 1;
-		o[2] = 8;
-		o[3] = 10;
-		sl_wr32(o + 4, rp->tsval);
-		sl_wr32(o + 8, rp->tsecr);
+		sl_st32(o, 0x0101080au);
+		sl_st32(o + 4, rp->tsval);
+		sl_st32(o + 8, rp->tsecr);
 	}
 	sum = sl_pseudo_sum(rp->saddr, rp->daddr, SL_IPPROTO_TCP, thl + plen);
 	ti->csum_start = SL_ETH_HLEN + 20;
 	ti->csum_offset = 16;
 	if (txflags & SL_TX_CSUM_OFFLOAD) {
-		sl_wr16(th + 16, sl_csum_fold(sum));
+		sl_st16(th + 16, sl_csum_fold(sum));
 		ti->csum_partial = 1;
 	} else {
-		sum = sl_csum_add(sum, th, thl + plen);
-		sl_wr16(th + 16, (sl_u16)~sl_csum_fold(sum));
+		sl_u64 s64 = sl_csum_add(sum, th, thl + plen - body_n);
+
+		if (body_n)
+			s64 += sl_csum_body(body_a, body_n, plen - body_n);
+		sum = (sl_u32)s64 + (sl_u32)(s64 >> 32);
+		if (sum < (sl_u32)s64)
+			sum++;
+		sl_st16(th + 16, (sl_u16)~sl_csum_fold(sum));
 		ti->csum_partial = 0;
 	}
 	return sl_eth_ip(cfg, rp, b, SL_IPPROTO_TCP, thl + plen);
@@ -90,8 +96,8 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 			   struct sl_reply *rp, sl_u8 *b, sl_u32 cap,
 			   sl_u32 txflags, struct sl_txinfo *ti)
 {
-	sl_u32 end, len, d, i, n;
-	sl_u8 *pl = b + SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK);
+	sl_u32 end, len, d, i, n, a, optlen = sl_optlen(rp, SL_TH_ACK);
+	sl_u8 *pl = b + SL_HDRS_LEN + optlen;
 	sl_u8 flags = SL_TH_ACK;
 
 	if (rp->cur == 0 || rp->cur <= rp->stop)
@@ -101,7 +107,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 		return 0;
 	len = rp->cur - end;
 	/* len > SL_MSS_MAX never happens: a bound the BPF verifier needs */
-	if (len > SL_MSS_MAX || cap < SL_HDRS_LEN + sl_optlen(rp, SL_TH_ACK) + len)
+	if (len > SL_MSS_MAX || cap < SL_HDRS_LEN + optlen + len)
 		return 0;
 	i = 0;
 	d = rp->cur;
@@ -111,9 +117,9 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 		i = n;
 		d -= n;
 	}
+	a = (64 - (d & 63)) & 63;	/* the body's line offset */
 	if (i < len)	/* body: the line anchored at the end, in one copy */
-		sl_copy(pl + i, (const sl_u8 *)sl_body_run + ((64 - (d & 63)) & 63),
-			len - i);
+		sl_copy(pl + i, (const sl_u8 *)sl_body_run + a, len - i);
 	if (end == 0) {
 		flags |= SL_TH_PSH;
 		if (rp->fin)
@@ -122,7 +128,7 @@ static sl_u32 sl_emit_resp(const struct sl_config *cfg, struct sl_stats *st,
 	st->c[SL_C_TX_BYTES] += len;
 	len = sl_tcp_frame(cfg, rp, b, rp->end_seq - rp->cur,
 			   end == 0 ? rp->ack_last : rp->ack, flags, len, txflags,
-			   ti);
+			   ti, optlen, a, len - i);
 	rp->cur = end;
 	return len;
 }
@@ -139,7 +145,8 @@ sl_u32 sl_emit(const struct sl_config *cfg, struct sl_stats *st,
 		if (cap < SL_HDRS_LEN + 16)
 			break;
 		len = sl_tcp_frame(cfg, rp, buf, rp->seq, rp->ack,
-				   rp->tcp_flags, 0, txflags, ti);
+				   rp->tcp_flags, 0, txflags, ti,
+				   sl_optlen(rp, rp->tcp_flags), 0, 0);
 		rp->kind = SL_K_NONE;
 		break;
 	case SL_K_RESP:

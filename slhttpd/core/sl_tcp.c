@@ -29,6 +29,7 @@ struct sl_state {
 	sl_u32 h;	/* connection hash (cookie) */
 	sl_u32 pos;	/* position: seq - base */
 	sl_u16 seg;	/* segment size of the class */
+	sl_u32 recip;	/* its reciprocal (sl_div_recip) */
 	sl_u8 cls;
 	sl_u8 tclose;
 	enum sl_where where;
@@ -57,7 +58,9 @@ static sl_u32 sl_window(const struct sl_pkt *pk, sl_u16 seg, sl_u32 burst)
 
 static sl_u32 sl_units(const struct sl_config *cfg, int cls, sl_u32 pos)
 {
-	return (sl_u32)(((sl_u64)pos * cfg->cls_recip[cls]) >> 32);
+	/* the mask: a bound the BPF verifier sees */
+	return (sl_u32)(((sl_u64)pos * cfg->cls_recip[cls & (SL_CLASSES - 1)]) >>
+			32);
 }
 
 /*
@@ -65,15 +68,13 @@ static sl_u32 sl_units(const struct sl_config *cfg, int cls, sl_u32 pos)
  * edge in segments), which never goes back on a connection (PAWS); the low
  * 16 bits are a MAC of the 4-tuple, the whole tick and that clock.
  */
-static sl_u32 sl_tsval(const struct sl_config *cfg, const struct sl_pkt *pk,
+static sl_u32 sl_tsval(const struct sl_hs *key, const struct sl_pkt *pk,
 		       sl_u32 edge_units)
 {
 	sl_u32 tick = (pk->now >> SL_TS_TICK_SHIFT) & SL_TICK_MASK;
 	sl_u16 clock = (sl_u16)((tick << SL_TS_EDGE_BITS) + edge_units);
 
-	return ((sl_u32)clock << 16) |
-	       sl_ts_mac(cfg->secret, pk->saddr, pk->daddr, pk->sport,
-			 pk->dport, tick, clock);
+	return ((sl_u32)clock << 16) | sl_ts_mac_from(key, tick, clock);
 }
 
 /*
@@ -81,8 +82,8 @@ static sl_u32 sl_tsval(const struct sl_config *cfg, const struct sl_pkt *pk,
  * echoed edge is within 2^6 segments of it, which gives back the tick's low
  * bits; its age gives the whole tick, and the MAC must match.
  */
-static void sl_echo(const struct sl_config *cfg, const struct sl_pkt *pk,
-		    struct sl_state *s)
+static void sl_echo(const struct sl_config *cfg, const struct sl_hs *key,
+		    const struct sl_pkt *pk, struct sl_state *s)
 {
 	sl_u32 now = (pk->now >> SL_TS_TICK_SHIFT) & SL_TICK_MASK;
 	sl_u32 clock = pk->tsecr >> 16, x, age, tick;
@@ -96,8 +97,7 @@ static void sl_echo(const struct sl_config *cfg, const struct sl_pkt *pk,
 	tick = (now - age) & SL_TICK_MASK;
 	s->echo = SL_ECHO_BAD;
 	if (age >= SL_TS_PAWS_TICKS ||
-	    sl_ts_mac(cfg->secret, pk->saddr, pk->daddr, pk->sport, pk->dport,
-		      tick, (sl_u16)clock) != (pk->tsecr & 0xffff))
+	    sl_ts_mac_from(key, tick, (sl_u16)clock) != (pk->tsecr & 0xffff))
 		return;
 	s->delta = (sl_s32)(x & ((1u << SL_TS_EDGE_BITS) - 1)) - SL_TS_EDGE_HALF;
 	s->echo = age <= SL_TS_FRESH_TICKS ? SL_ECHO_FRESH : SL_ECHO_STALE;
@@ -130,25 +130,31 @@ static int sl_class_for(const struct sl_config *cfg, sl_u32 mss)
 	return 0;
 }
 
-/* Decode the acknowledgement number; 0, or -1 without a valid cookie. */
+/*
+ * Decode the acknowledgement number; 0, or -1 without a valid cookie. The
+ * classes' bases differ only in their top 3 bits and a position is below
+ * 2^29: less the base's low 29 bits, the ack's top 3 bits are the class's
+ * (xor the cookie's), its low 29 bits the position. The one class whose
+ * position can be in [R0, SL_CONN_SPAN), without trying all 8.
+ */
 static int sl_decode(const struct sl_config *cfg, const struct sl_pkt *pk,
 		     struct sl_state *s)
 {
 	sl_u32 h = sl_cookie(cfg->secret, pk->saddr, pk->daddr, pk->sport,
 			     pk->dport);
+	sl_u32 low = h & ~SL_STATE_MASK & 0x1fffffffu;
+	sl_u32 d = pk->ack - low;
 	sl_u32 t, tc;
 	int c;
 
 	s->h = h;
-	for (c = 0; c < SL_CLASSES; c++) {
-		s->pos = pk->ack - sl_base(h, c);
-		if (s->pos >= SL_R0 && s->pos < SL_CONN_SPAN)
-			break;
-	}
-	if (c == SL_CLASSES)
+	s->pos = d & 0x1fffffffu;
+	if (s->pos < SL_R0 || s->pos >= SL_CONN_SPAN)
 		return -1;
+	c = (int)((d >> 29) ^ (h >> 29)) & (SL_CLASSES - 1);
 	s->cls = (sl_u8)c;
 	s->seg = cfg->cls_seg[c];
+	s->recip = cfg->cls_recip[c];
 	tc = cfg->cls_tclose[c];
 	s->tclose = (sl_u8)tc;
 	t = ((SL_R0 - s->pos) * cfg->cls_inv[c]) & SL_STATE_MASK;
@@ -318,13 +324,12 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	}
 	if (s->pos > SL_CONN_SPAN - 2 * SL_BODY_LIMIT)
 		mode = SL_MODE_CLOSE;
-	if (sl_layout(rp, req.status, req.body, req.head, mode, s->seg,
-		      s->tclose)) {
+	if (sl_layout(cfg, rp, req.status, req.body, req.head, mode, s->cls)) {
 		/* too large for the state space at this client's MSS */
 		req.status = 413;
 		if (!retrans)
 			mode = SL_MODE_CLOSE;
-		if (sl_layout(rp, 413, 0, req.head, mode, s->seg, s->tclose))
+		if (sl_layout(cfg, rp, 413, 0, req.head, mode, s->cls))
 			return sl_rst_blind(cfg, st, rp, pk);
 	}
 
@@ -392,6 +397,7 @@ static void sl_body_reply(struct sl_reply *rp, const struct sl_pkt *pk,
 	rp->head_len = 0;
 	rp->body = ~0u;
 	rp->seg = s->seg;
+	rp->recip = 0;		/* no head part: no division */
 	rp->end_seq = pk->ack + s->j * s->seg;
 	rp->ack = ack;
 	rp->ack_last = ack;
@@ -429,12 +435,13 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 		return sl_send_from(st, rp, cur, (sl_s32)cur -
 				    (sl_s32)sl_window(pk, s->seg, s->burst));
 	}
-	kmin = e <= 0 ? 0 : (e + m - 1) / m;
+	/* e < 2^18 (112 segments): divisions by multiplication */
+	kmin = e <= 0 ? 0 : (sl_s32)sl_div_recip((sl_u32)(e + m - 1), s->recip);
 	if (e + 2 * m <= 0) {
 		sl_count(st, SL_C_DROP_ACK);
 		return SL_DROP;
 	}
-	kmax = (e + 2 * m - 1) / m;
+	kmax = (sl_s32)sl_div_recip((sl_u32)(e + 2 * m - 1), s->recip);
 	if (kmax > (sl_s32)s->j - 1)
 		kmax = (sl_s32)s->j - 1;
 	if (kmin > kmax) {
@@ -501,6 +508,7 @@ enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			      struct sl_reply *rp)
 {
 	struct sl_state s;
+	struct sl_hs tk;	/* the timestamp MAC's key and 4-tuple */
 	sl_u8 f = pk->flags;
 
 	if (f & SL_TH_RST) {
@@ -531,8 +539,11 @@ enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			      pk->dport);
 		sl_count(st, SL_C_SYN);
 		rp->mss_opt = 1;
-		if (pk->ts)
-			rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, c, SL_R0));
+		if (pk->ts) {
+			sl_ts_key(&tk, cfg->secret, pk->saddr, pk->daddr,
+				  pk->sport, pk->dport);
+			rp->tsval = sl_tsval(&tk, pk, sl_units(cfg, c, SL_R0));
+		}
 		return sl_ctl(st, rp, sl_base(h, c) + SL_R0 - 1, pk->seq + 1,
 			      SL_TH_SYN | SL_TH_ACK);
 	}
@@ -544,14 +555,17 @@ enum sl_verdict sl_tcp(const struct sl_config *cfg,
 		sl_count(st, SL_C_BAD_COOKIE);
 		return sl_rst_blind(cfg, st, rp, pk);
 	}
-	sl_echo(cfg, pk, &s);
+	if (pk->ts)
+		sl_ts_key(&tk, cfg->secret, pk->saddr, pk->daddr, pk->sport,
+			  pk->dport);
+	sl_echo(cfg, &tk, pk, &s);
 	s.burst = sl_burst(&s, 0);
 	/*
 	 * TSval: our clock carries the client's window edge as we use it,
 	 * which never moves left (the client echoes it: see sl_continue).
 	 */
 	if (pk->ts)
-		rp->tsval = sl_tsval(cfg, pk, sl_units(cfg, s.cls, s.pos +
+		rp->tsval = sl_tsval(&tk, pk, sl_units(cfg, s.cls, s.pos +
 					 sl_window(pk, s.seg, s.burst)));
 	if (s.echo == SL_ECHO_STALE)
 		sl_count(st, SL_C_STALE_ECHO);

@@ -224,6 +224,7 @@ struct sl_reply {
 	sl_u32 stop;		/* emit segments while cur > stop */
 	sl_u16 seg;		/* full segment payload */
 	sl_u16 hdr_len;
+	sl_u32 recip;		/* ceil(2^32 / seg): x / seg without a division */
 	sl_u8 hdr[SL_RESP_HDR_MAX];
 	const sl_u8 *echo;	/* ARP/ICMP: the request (points into rx) */
 	sl_u32 echo_len;

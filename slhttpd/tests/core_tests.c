@@ -106,7 +106,7 @@ static void test_layout_all_sizes(void)
 				unsigned int t_end;
 				char cl[40];
 
-				if (sl_layout(&rp, 200, b, 0, mode, m, tc)) {
+				if (sl_layout(&cfg, &rp, 200, b, 0, mode, c)) {
 					/* too big for this class: never for the top class */
 					CHECK(c != SL_CLASSES - 1, "size %u refused", b);
 					break;
@@ -698,6 +698,39 @@ static void test_cookie(void)
 	printf("spoofed ACK+GET answered: %u of 20000\n", answered);
 }
 
+/*
+ * The body's checksum from the line's prefix sums equals the byte-wise sum,
+ * for every line offset, every run length a segment can have, both
+ * parities (sl_csum_body), and the table is the line's.
+ */
+static void test_csum_body(void)
+{
+	static sl_u8 buf[1 + SL_MSS_MAX + 64];
+	sl_u32 a, n, odd, k, p = 0, bad = 0;
+
+	for (k = 0; k <= 64; k++) {
+		CHECK(sl_line_psum[k] == p, "psum[%u] %u != %u", k, sl_line_psum[k], p);
+		if (k < 64)
+			p += (k & 1) ? (sl_u8)sl_body_line[k] : (sl_u32)(sl_u8)sl_body_line[k] << 8;
+	}
+	for (a = 0; a < 64; a++) {
+		for (odd = 0; odd < 2; odd++) {
+			buf[0] = 0;
+			for (k = 0; k < SL_MSS_MAX; k++)
+				buf[odd + k] = (sl_u8)sl_body_line[(a + k) & 63];
+			for (n = 0; n <= SL_MSS_MAX; n++) {
+				sl_u16 want = sl_csum_fold(sl_csum_add(0, buf, odd + n));
+				sl_u16 got = sl_csum_fold(sl_csum_body(a, n, odd));
+
+				/* ones' complement: 0 and 0xffff are the same sum */
+				if (want % 0xffff != got % 0xffff && bad++ < 5)
+					CHECK(0, "a=%u n=%u odd=%u: %04x != %04x", a, n, odd, got, want);
+			}
+		}
+	}
+	CHECK(bad == 0, "%u body sums wrong", bad);
+}
+
 /* ---- addressing (PROTOCOL.md "Who is answered") --------------------------- */
 
 /* Recompute the IP and TCP checksums of a frame whose headers were edited. */
@@ -1165,6 +1198,7 @@ int main(void)
 	test_blind();
 	test_replay();
 	test_cookie();
+	test_csum_body();
 	test_answered_filter();
 	test_conversations();
 	sim_ts = 1;
