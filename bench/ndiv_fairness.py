@@ -274,7 +274,7 @@ def main() -> int:
         print("TX lock holds: " + ", ".join(f"{label}: {n}" for label, n in buckets if n))
         bad = [
             ln
-            for ln in sh.check("dmesg").splitlines()
+            for ln in sh.kernel_log().splitlines()
             if "WARNING" in ln or "BUG" in ln or "Oops" in ln
         ]
         if bad:

@@ -216,5 +216,9 @@ def ndiv_row_devs(board: VirtualTarget) -> list[str]:
 
 
 def test_no_kernel_warnings(nic_board: VirtualTarget):
-    bad = [ln for ln in shell(nic_board, "dmesg").splitlines() if BAD_KERNEL_LINES.search(ln)]
+    bad = [
+        ln
+        for ln in nic_board.strategy.shell.kernel_log().splitlines()
+        if BAD_KERNEL_LINES.search(ln)
+    ]
     assert not bad, "\n".join(bad)
