@@ -7,7 +7,9 @@ is answered by SLHTTPD through ndiv on eth1, the host pings the guest kernel's o
 address on eth1 (10.0.3.15: the stack answers, through the qdisc, on the same TX
 queue). Prints ping delivery and RTT percentiles (alone, then under the flood), the
 requests answered, ndiv's counters by reason and its TX lock hold times
-(/proc/net/ndiv: tx_locks, tx_lock_slow = holds over 50 us, tx_lock_ns_max).
+(/proc/net/ndiv: tx_locks, tx_lock_slow = holds over 50 us, tx_lock_ns_max, and the
+log2 histogram tx_lock_lt2us ... tx_lock_ge8192us, from which the p50/p99 holds are
+given as the bucket that holds them).
 
     .venv/bin/python bench/ndiv_fairness.py [--nic e1000|e1000e|igb|virtio] [--seconds 10]
         [--tap]
@@ -16,7 +18,11 @@ Default: the raw frame link (QEMU -netdev dgram), crafted frames (SYN, then GET 
 SYN-ACK). --tap (root): the test port cabled to a tap in a namespace, real Linux
 clients there: wrk (keep-alive, 32 connections, GET /64) and ping -i 0.01.
 The guest is emulated (TCG): its lock hold times include QEMU's emulation of the
-doorbell write, which sends the frames synchronously.
+doorbell write, which sends the frames synchronously (e1000, e1000e, igb: the vCPU
+thread writes them to the tap before the MMIO write returns; virtio-net only kicks, the
+frames leave from QEMU's main loop), and any time the host takes the vCPU thread off
+its core (2 host cores for the vCPU, QEMU's main loop, wrk and ping): the max is such
+a preemption, the percentiles are what the code costs under emulation.
 """
 
 from __future__ import annotations
@@ -129,6 +135,39 @@ def run_phase(c: FrameClient, seconds: float, flood: bool, ping_interval: float)
     return st
 
 
+HIST_RE = re.compile(r"tx_lock_(lt|ge)(\d+)us")
+
+
+def hold_buckets(counters: dict[str, int]) -> list[tuple[str, int]]:
+    """(label, holds) of the lock hold histogram, shortest first."""
+    out = []
+    low = 0
+    for name, n in counters.items():
+        m = HIST_RE.fullmatch(name)
+        if not m:
+            continue
+        bound = int(m.group(2))
+        if m.group(1) == "ge":
+            out.append((f">= {bound} us", n))
+        else:
+            out.append((f"{low}-{bound} us" if low else f"< {bound} us", n))
+            low = bound
+    return out
+
+
+def hold_percentile(buckets: list[tuple[str, int]], p: float) -> str:
+    """The bucket holding the p-th percentile hold."""
+    total = sum(n for _, n in buckets)
+    if not total:
+        return "n/a"
+    seen = 0
+    for label, n in buckets:
+        seen += n
+        if seen >= p / 100 * total:
+            return label
+    return buckets[-1][0]
+
+
 def ndiv_eth1(target: VirtualTarget) -> dict[str, int]:
     lines = target.strategy.shell.check("cat /proc/net/ndiv").splitlines()
     header = lines[0].split()
@@ -225,14 +264,17 @@ def main() -> int:
         diff = {k: after[k] - before[k] for k in after if k != "tx_lock_ns_max"}
         print("ndiv eth1 during the flood: " + " ".join(f"{k}={v}" for k, v in diff.items()))
         locks = max(diff["tx_locks"], 1)
+        buckets = hold_buckets(diff)
         print(
-            f"TX lock: {diff['tx_locks']} holds (chunks of <= 16 frames), "
+            f"TX lock: {diff['tx_locks']} holds (chunks of <= 8 frames), "
             f"{diff['tx_lock_slow']} over 50 us ({100 * diff['tx_lock_slow'] / locks:.2f} %), "
+            f"p50 {hold_percentile(buckets, 50)}, p99 {hold_percentile(buckets, 99)}, "
             f"longest {after['tx_lock_ns_max'] / 1000:.1f} us (since attach)"
         )
+        print("TX lock holds: " + ", ".join(f"{label}: {n}" for label, n in buckets if n))
         bad = [
             ln
-            for ln in sh.check("dmesg").splitlines()
+            for ln in sh.kernel_log().splitlines()
             if "WARNING" in ln or "BUG" in ln or "Oops" in ln
         ]
         if bad:

@@ -104,3 +104,9 @@ class LinuxShell:
         if status != 0:
             raise CommandFailedError(command, status, output, self.port.tail())
         return output
+
+    def kernel_log(self, timeout: float = 30.0) -> str:
+        """The kernel's log (``dmesg``). Through :meth:`run` its lines would be dropped as
+        kernel messages on the console: each goes out behind a ``|`` taken off here."""
+        out = self.check("dmesg | sed 's/^/|/'", timeout=timeout)
+        return "\n".join(line[1:] for line in out.splitlines() if line.startswith("|"))

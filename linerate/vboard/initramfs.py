@@ -1,4 +1,5 @@
-"""The virtual board's initramfs: busybox, fw_printenv/fw_setenv, board/virt/rootfs, modules.
+"""The virtual board's initramfs: busybox, fw_printenv/fw_setenv, board/virt/rootfs, modules,
+and the small C tools of board/virt/tools (static armhf, in /usr/bin).
 
 Built as a reproducible cpio "newc" archive, gzip-compressed, cached by a key
 over every input (busybox binary, rootfs files, modules, format version).
@@ -8,15 +9,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 from linerate import ROOT
+from linerate.errors import LinerateError
 from linerate.vboard import cpio, debian
 from linerate.vboard.cache import InputKey, cached_file
 from linerate.vboard.guest_kernel import KernelImage
 
 ROOTFS = ROOT / "board" / "virt" / "rootfs"
+TOOLS = ROOT / "board" / "virt" / "tools"
+CROSS_CC = "arm-linux-gnueabihf-gcc"
 FORMAT = "initramfs-v2"
 DIRS = (
     "bin",
@@ -74,10 +80,40 @@ def _entries(
     return list(entries.values())
 
 
+def guest_tools(sources: Path = TOOLS) -> dict[str, Path]:
+    """board/virt/tools/NAME.c, each built static for armhf: guest path usr/bin/NAME ->
+    binary (cached by source and compiler). Empty without the cross compiler (the
+    Debian stand-in kernel's flows need none of them)."""
+    cc = shutil.which(CROSS_CC)
+    if cc is None:
+        return {}
+    version = subprocess.run(
+        [cc, "--version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()[:1]
+    tools: dict[str, Path] = {}
+    for src in sorted(sources.glob("*.c")):
+        key = InputKey("guest-tool").add_file("source", src).add("cc", "".join(version))
+
+        def build(out: Path, src: Path = src) -> None:
+            res = subprocess.run(
+                [cc, "-static", "-Os", "-s", "-Wall", "-Wextra", "-o", str(out), str(src)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if res.returncode != 0:
+                raise LinerateError(f"cannot build {src.name}:\n{res.stderr.strip()}")
+
+        tools[f"usr/bin/{src.stem}"], _ = cached_file(
+            "guest-tool", key.hexdigest(), src.stem, build
+        )
+    return tools
+
+
 def build_initramfs(kernel: KernelImage, rootfs: Path = ROOTFS) -> tuple[Path, bool]:
     """Return ``(path of initramfs.cpio.gz, was_cached)``."""
     busybox = debian.busybox()
-    tools = debian.ubootenv_tools()
+    tools = debian.ubootenv_tools() | guest_tools()
     key = InputKey(FORMAT).add_file("busybox", busybox)
     for rel, path in sorted(tools.items()):
         key.add_file(f"tool/{rel}", path)

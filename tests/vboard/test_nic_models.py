@@ -7,10 +7,10 @@ One board per model, its test port cabled to a tap in a network namespace
 answers on eth1, its MSS follows eth1's MTU (MTU 1400, the client's MSS 1460: without
 the clamp SLHTTPD's 1460-byte segments do not fit the frame ndiv gives it and nothing
 past the head goes out), and it serves again after the driver is unbound and bound
-under traffic, with /sys/kernel/slhttpd/attached telling the truth in between.
-
-Not tested here: ndiv/XDP exclusivity (the virt kernel has no BPF syscall and the
-initramfs no loader; the check is in net/core, compiled by both kernel targets).
+under traffic, with /sys/kernel/slhttpd/attached telling the truth in between. ndiv and
+XDP exclude each other on eth1 (xdptoggle, board/virt/tools/xdptoggle.c, loads a
+two-instruction XDP_PASS program with bpf() and attaches it in generic mode through
+rtnetlink): XDP is refused while SLHTTPD is attached, SLHTTPD while XDP is.
 """
 
 from __future__ import annotations
@@ -184,10 +184,41 @@ def test_reattach_after_unbind_and_bind_under_traffic(nic_board: VirtualTarget):
         traffic.wait()
 
 
+def test_ndiv_and_xdp_exclude_each_other(nic_board: VirtualTarget):
+    sh = nic_board.strategy.shell
+    param = "/sys/module/slhttpd/parameters/ifaces"
+    ifaces = shell(nic_board, f"cat {param}")
+    assert "eth1" in attached(nic_board)
+    status, out = sh.run("xdptoggle attach eth1")
+    assert status != 0 and "error 16 " in out, out  # EBUSY
+    assert "An ndiv application is attached" in out, out
+    shell(nic_board, f"echo eth0 > {param}")
+    try:
+        assert "eth1" not in attached(nic_board)
+        assert shell(nic_board, "xdptoggle attach eth1") == "ok"
+        shell(nic_board, "dmesg -c > /dev/null")
+        status, out = sh.run(f"echo eth0,eth1 > {param}")
+        assert status != 0, f"SLHTTPD attached to eth1 under an XDP program: {out}"
+        assert "eth1" not in attached(nic_board)
+        assert "eth1" not in ndiv_row_devs(nic_board)
+        # grep's count, not dmesg's lines: the shell drops kernel-message lines from output
+        refused = shell(nic_board, "dmesg | grep -c 'ndiv: slhttpd refused: an XDP program'")
+        assert refused == "1", refused
+    finally:
+        sh.run("xdptoggle detach eth1")
+        shell(nic_board, f"echo {ifaces} > {param}")
+    assert "eth1" in attached(nic_board)
+    assert curl_until(nic_board, "/100", 100) == (200, 100)
+
+
 def ndiv_row_devs(board: VirtualTarget) -> list[str]:
     return [line.split()[0] for line in shell(board, "cat /proc/net/ndiv").splitlines()[1:]]
 
 
 def test_no_kernel_warnings(nic_board: VirtualTarget):
-    bad = [ln for ln in shell(nic_board, "dmesg").splitlines() if BAD_KERNEL_LINES.search(ln)]
+    bad = [
+        ln
+        for ln in nic_board.strategy.shell.kernel_log().splitlines()
+        if BAD_KERNEL_LINES.search(ln)
+    ]
     assert not bad, "\n".join(bad)

@@ -72,9 +72,7 @@ def listening_on_80(vboard) -> list[str]:
 
 def dmesg_bad(vboard) -> list[str]:
     return [
-        ln
-        for ln in vboard.strategy.shell.check("dmesg").splitlines()
-        if BAD_KERNEL_LINES.search(ln)
+        ln for ln in vboard.strategy.shell.kernel_log().splitlines() if BAD_KERNEL_LINES.search(ln)
     ]
 
 

@@ -109,7 +109,11 @@ class Cabled:
         raise AssertionError(f"no {dev} in /proc/net/ndiv:\n{lines}")
 
     def dmesg_bad(self) -> list[str]:
-        return [ln for ln in self.sh("dmesg").splitlines() if BAD_KERNEL_LINES.search(ln)]
+        return [
+            ln
+            for ln in self.target.strategy.shell.kernel_log().splitlines()
+            if BAD_KERNEL_LINES.search(ln)
+        ]
 
     def client(self, *argv: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """``argv`` run in the cable's namespace."""
