@@ -29,7 +29,7 @@ test: deps slhttpd lint kernel
 ifneq ($(findstring board,$(TIERS)),)
 	# The board suite once more, its console through ser2net (socket://), as a lab
 	# serves a real board's.
-	$(PYTEST) tests/board --vboard-console socket --junitxml=artifacts/junit-board-socket.xml
+	$(PYTEST) tests/board --vboard-console socket --reboots 2 --junitxml=artifacts/junit-board-socket.xml
 	# And on the vendor-era board (QEMU vexpress-a9, U-Boot 2011.12 without hush, ATAG
 	# boot): board/vexpress/NOTES.md. Skips with the reason when U-Boot's source is missing.
 	$(PYTEST) tests/board --board vexpress --junitxml=artifacts/junit-board-vexpress.xml

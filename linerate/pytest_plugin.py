@@ -69,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the unit's lab file from linerate survey (default: survey the board first, "
         "into artifacts/lab/<board>.yml)",
     )
+    group.addoption(
+        "--reboots",
+        type=int,
+        default=10,
+        help="reboots in a row for test_05_reboot (default: 10; make test's second pass, "
+        "through ser2net, checks the transport and needs fewer)",
+    )
 
 
 def _safe(name: str) -> str:

@@ -1,4 +1,5 @@
-"""Ten reboots in a row come up the same way (same kernel, slot, MACs, attachments)."""
+"""Reboots in a row (ten unless `--reboots N`) come up the same way (same kernel, slot, MACs,
+attachments)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from board_helpers import ndiv_table
 
 from linerate.console import ConsoleTimeoutError
 from linerate.console.patterns import UBOOT_SIGNON
-
-REBOOTS = 10
 
 
 def _signature(control, board_profile) -> dict[str, str]:
@@ -30,13 +29,15 @@ def _booted_image(log: str) -> str:
     return "(no legacy image line)"
 
 
-def test_ten_reboots_come_up_the_same(at_shell, board_profile, console_log):
+def test_reboots_come_up_the_same(at_shell, board_profile, console_log, pytestconfig):
     control = at_shell
+    reboots = int(pytestconfig.getoption("--reboots"))
+    assert reboots >= 1, "--reboots must be at least 1"
     first = _signature(control, board_profile)
     times = []
-    for i in range(REBOOTS):
+    for i in range(reboots):
         t0 = time.monotonic()
-        control.port.transcript.note(f"reboot {i + 1} of {REBOOTS}")
+        control.port.transcript.note(f"reboot {i + 1} of {reboots}")
         with control.port.allow(UBOOT_SIGNON):
             control.port.sendline("reboot")
             try:
