@@ -25,15 +25,19 @@ static sl_u32 sl_put_u32(sl_u8 *dst, sl_u32 at, sl_u32 v)
 	do {
 		tmp[n++] = (sl_u8)('0' + v % 10);
 		v /= 10;
-	} while (v);
+	} while (v && n < 10);	/* n < 10: always (2^32 has 10 digits), for the verifier */
 	while (n)
 		dst[at++] = tmp[--n];
 	return at;
 }
 
-/* A status line (with its extra headers) and an error body. */
+/*
+ * A status line (with its extra headers) and an error body. The text is in
+ * the table, not behind a pointer: the BPF build cannot follow a pointer
+ * stored in its read-only data (xdp/README.md).
+ */
 struct sl_text {
-	const char *s;
+	char s[52];
 	sl_u8 n;
 };
 

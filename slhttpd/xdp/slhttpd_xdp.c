@@ -18,6 +18,7 @@ struct sl_scratch {
 	struct sl_reply rp;
 	struct sl_stats st;		/* this frame's counts */
 	sl_u32 len;			/* of the received frame */
+	__u64 parser[8];		/* sl_bpf_parser_state() */
 	sl_u8 rx[SL_FRAME_MAX + 2];
 	sl_u8 tx[SL_FRAME_MAX + 2];
 	/*
@@ -88,6 +89,19 @@ void sl_bpf_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 {
 	if (len <= SL_FRAME_MAX)
 		bpf_probe_read_kernel(dst, len, src);
+}
+
+void *sl_bpf_parser_state(sl_u32 n)
+{
+	__u32 zero = 0;
+	struct sl_scratch *s = bpf_map_lookup_elem(&sl_scratch_map, &zero);
+
+	return s && n <= sizeof(s->parser) ? s->parser : NULL;
+}
+
+long sl_bpf_loop(sl_u32 n, long (*fn)(sl_u32 idx, void *ctx), void *ctx)
+{
+	return bpf_loop(n, fn, ctx, 0);
 }
 
 sl_u32 sl_bpf_csum_words(const sl_u8 *p, sl_u32 len)
