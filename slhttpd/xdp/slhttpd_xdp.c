@@ -136,6 +136,35 @@ static __always_inline void sl_account(struct sl_scratch *s, struct sl_stats *to
 	tot->rst_count = s->st.rst_count;
 }
 
+/*
+ * A TCP frame with payload (a request, if it is ours) whose answer will be
+ * larger than itself: can the driver's buffer grow to SL_GROW_PROBE bytes?
+ * A veth copies each frame from the peer into a buffer of just its size:
+ * there XDP_TX cannot carry the answer of any request, and handing the
+ * frame on at once saves running the core twice (xdp/README.md).
+ */
+#define SL_GROW_PROBE	600
+
+static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
+						 const __u8 *f, __u32 len)
+{
+	__u32 ihl, tot, thl;
+
+	if (len >= SL_GROW_PROBE || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+		return 0;
+	ihl = (f[14] & 15u) * 4;
+	tot = (__u32)f[16] << 8 | f[17];
+	if (ihl < 20 || 14 + ihl + 13 > len)
+		return 0;
+	thl = (f[(14 + ihl + 12) & 2047] >> 4) * 4u;
+	if (tot <= ihl + thl)
+		return 0;			/* no payload */
+	if (bpf_xdp_adjust_tail(ctx, SL_GROW_PROBE - (int)len) < 0)
+		return 1;
+	bpf_xdp_adjust_tail(ctx, (int)len - SL_GROW_PROBE);
+	return 0;
+}
+
 SEC("xdp")
 int slhttpd_xdp(struct xdp_md *ctx)
 {
@@ -155,6 +184,8 @@ int slhttpd_xdp(struct xdp_md *ctx)
 	if (len < 14 || len > SL_FRAME_MAX)
 		return sl_to_user(ctx);	/* the full core decides */
 	if (bpf_xdp_load_bytes(ctx, 0, s->rx, len) < 0)
+		return sl_to_user(ctx);
+	if (sl_request_unsendable(ctx, s->rx, len))
 		return sl_to_user(ctx);
 	for (i = 0; i < SL_C_MAX; i++)
 		s->st.c[i] = 0;
