@@ -435,25 +435,72 @@ static void sl_http_byte(struct sl_http *h, sl_u8 c, sl_u32 i)
 	}
 }
 
-/* Does the word at p hold a '\n'? */
-static int sl_word_has_lf(const sl_u8 *p)
+/* Four bytes, the first in the low byte whatever the CPU's byte order. */
+static sl_u32 sl_word(const sl_u8 *p)
 {
-	sl_u32 w;
-
-	__builtin_memcpy(&w, p, 4);
-	w ^= 0x0a0a0a0au;
-	return ((w - 0x01010101u) & ~w & 0x80808080u) != 0;
+	return (sl_u32)p[0] | (sl_u32)p[1] << 8 | (sl_u32)p[2] << 16 |
+	       (sl_u32)p[3] << 24;
 }
 
+#define SL_W4(a, b, c, d)	((sl_u32)(a) | (sl_u32)(b) << 8 | \
+				 (sl_u32)(c) << 16 | (sl_u32)(d) << 24)
+
 /*
- * One step at offset i (< len): a line we skip goes a word at a time, any
- * other state a byte at a time. Returns the number of bytes taken.
+ * One step at offset i (< len). Returns the number of bytes taken: a byte
+ * through the state machine, or, where the outcome of several bytes is
+ * known at once, a word (those steps leave the state exactly as the bytes
+ * one at a time would):
+ * - a line we skip: a word without '\n', or up to and including the '\n';
+ * - "GET " as the first bytes of the request line;
+ * - "HTTP/1.1" or "HTTP/1.0" right after the target.
  */
 static sl_u32 sl_http_step(struct sl_http *h, const sl_u8 *d, sl_u32 i)
 {
-	if ((h->st == SL_H_SKIP || h->st == SL_H_BADLINE) && i + 4 <= h->len &&
-	    !sl_word_has_lf(d + i))
+	sl_u32 w, z, st = h->st;
+
+	if ((st == SL_H_SKIP || st == SL_H_LINE) && i + 4 <= h->len) {
+		w = sl_word(d + i);
+		/* a zero byte of w ^ "\n\n\n\n": the lowest flag is exact */
+		z = w ^ 0x0a0a0a0au;
+		z = (z - 0x01010101u) & ~z & 0x80808080u;
+		if (st == SL_H_LINE) {
+			/* "\r\n": the end of the headers */
+			if ((w & 0xffffu) == SL_W4('\r', '\n', 0, 0)) {
+				h->r.complete = 1;
+				h->r.pipelined = i + 2 < h->len;
+				h->st = SL_H_DONE;
+				return 2;
+			}
+			/* a line that is not "Connection:", four bytes without '\n' */
+			w &= 0xdfu;	/* the first byte, upper case (and '\r', '\n' kept apart) */
+			if (z || w == 'C' || w == ('\r' & 0xdfu) || w == ('\n' & 0xdfu))
+				goto byte;
+			h->st = SL_H_SKIP;
+			return 4;
+		}
+		if (!z)
+			return 4;
+		h->st = SL_H_LINE;
+		return (z & 0x80u) ? 1 : (z & 0x8000u) ? 2 : (z & 0x800000u) ? 3 : 4;
+	}
+	if (st == SL_H_LEAD && i + 4 <= h->len &&
+	    sl_word(d + i) == SL_W4('G', 'E', 'T', ' ')) {
+		h->m = 3;
+		h->w = 0x474554u;
+		h->st = SL_H_TARGET;
 		return 4;
+	}
+	if (st == SL_H_VERSION && h->k == 0 && i + 8 <= h->len &&
+	    sl_word(d + i) == SL_W4('H', 'T', 'T', 'P')) {
+		w = sl_word(d + i + 4);
+		if (w == SL_W4('/', '1', '.', '1') || w == SL_W4('/', '1', '.', '0')) {
+			h->k = 8;
+			if (w == SL_W4('/', '1', '.', '1'))
+				h->f |= SL_HF_11;
+			return 8;
+		}
+	}
+byte:
 	sl_http_byte(h, d[i], i);
 	return 1;
 }
