@@ -51,7 +51,6 @@ enum {
 	SL_T_BAD,	/* not a target we serve: 400 */
 };
 
-
 /* Flags (sl_http.f) */
 #define SL_HF_11	0x01	/* request line: HTTP/1.1 */
 #define SL_HF_FOUND	0x02	/* request line: an s= parameter gave the size */
@@ -316,6 +315,23 @@ static void sl_http_eol(struct sl_http *h, int ok)
 	h->line = 1;
 }
 
+/* A byte of the method (or what ends it). */
+static void sl_http_method(struct sl_http *h, sl_u8 c)
+{
+	if (c == ' ' && h->m) {
+		h->st = SL_H_TARGET;
+	} else if (sl_is_tchar(c)) {
+		if (h->m < 4)
+			h->w = h->w << 8 | c;
+		if (h->m < 5)
+			h->m++;
+	} else if (c == '\n') {
+		sl_http_eol(h, 0);
+	} else {
+		h->st = SL_H_BADLINE;
+	}
+}
+
 /* Byte c at offset i: one step of the state machine. */
 static void sl_http_byte(struct sl_http *h, sl_u8 c, sl_u32 i)
 {
@@ -324,20 +340,10 @@ static void sl_http_byte(struct sl_http *h, sl_u8 c, sl_u32 i)
 		if (c == '\r' || c == '\n')
 			break;
 		h->st = SL_H_METHOD;
-		/* fall through */
+		sl_http_method(h, c);
+		break;
 	case SL_H_METHOD:
-		if (c == ' ' && h->m) {
-			h->st = SL_H_TARGET;
-		} else if (sl_is_tchar(c)) {
-			if (h->m < 4)
-				h->w = h->w << 8 | c;
-			if (h->m < 5)
-				h->m++;
-		} else if (c == '\n') {
-			sl_http_eol(h, 0);
-		} else {
-			h->st = SL_H_BADLINE;
-		}
+		sl_http_method(h, c);
 		break;
 	case SL_H_TARGET:
 		if (c == ' ') {

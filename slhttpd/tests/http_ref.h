@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * The reference for the request parser (core/sl_http.c): the parser the core
  * had before its state machine (a line at a time, several passes over the
@@ -81,7 +81,7 @@ static int ref_parse_size(const sl_u8 *p, sl_u32 n, sl_u32 *out)
  * path is "/" (default size) or "/<size>".
  */
 static int ref_target_size(const struct sl_config *cfg, const sl_u8 *u,
-			  sl_u32 n, sl_u32 *size)
+			   sl_u32 n, sl_u32 *size)
 {
 	sl_u32 q = 0, i, start;
 	int found = 0;
@@ -130,7 +130,7 @@ static sl_u32 ref_eol(const sl_u8 *d, sl_u32 len, sl_u32 i)
 }
 
 static void ref_connection_header(const sl_u8 *v, sl_u32 n,
-				 struct sl_request *req)
+				  struct sl_request *req)
 {
 	sl_u32 i = 0, s;
 	int close = 0;
