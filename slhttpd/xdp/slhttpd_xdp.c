@@ -138,19 +138,17 @@ static __always_inline void sl_account(struct sl_scratch *s, struct sl_stats *to
 
 /*
  * A TCP frame with payload (a request, if it is ours) whose answer will be
- * larger than itself: can the driver's buffer grow to SL_GROW_PROBE bytes?
- * A veth copies each frame from the peer into a buffer of just its size:
- * there XDP_TX cannot carry the answer of any request, and handing the
- * frame on at once saves running the core twice (xdp/README.md).
+ * larger than itself: can the driver's buffer grow to a full frame? A veth
+ * copies each frame from its peer into a buffer of about its own size:
+ * there XDP_TX cannot carry the answer of a request, and handing the frame
+ * on at once saves running the core twice (xdp/README.md).
  */
-#define SL_GROW_PROBE	600
-
 static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
 						 const __u8 *f, __u32 len)
 {
 	__u32 ihl, tot, thl;
 
-	if (len >= SL_GROW_PROBE || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+	if (len >= SL_FRAME_MAX || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
 		return 0;
 	ihl = (f[14] & 15u) * 4;
 	tot = (__u32)f[16] << 8 | f[17];
@@ -159,9 +157,9 @@ static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
 	thl = (f[(14 + ihl + 12) & 2047] >> 4) * 4u;
 	if (tot <= ihl + thl)
 		return 0;			/* no payload */
-	if (bpf_xdp_adjust_tail(ctx, SL_GROW_PROBE - (int)len) < 0)
+	if (bpf_xdp_adjust_tail(ctx, SL_FRAME_MAX - (int)len) < 0)
 		return 1;
-	bpf_xdp_adjust_tail(ctx, (int)len - SL_GROW_PROBE);
+	bpf_xdp_adjust_tail(ctx, (int)len - SL_FRAME_MAX);
 	return 0;
 }
 
