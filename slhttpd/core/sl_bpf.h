@@ -21,6 +21,19 @@ void sl_bpf_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len);
  */
 sl_u32 sl_bpf_csum_words(const sl_u8 *p, sl_u32 len);
 
+/*
+ * bpf_loop(n, fn, ctx, 0): fn(0, ctx) ... fn(n - 1, ctx) until one returns 1.
+ * The request parser's loop (sl_http.c): the verifier checks fn once per
+ * state it starts in, not once per iteration.
+ */
+long sl_bpf_loop(sl_u32 n, long (*fn)(sl_u32 idx, void *ctx), void *ctx);
+
+/*
+ * n bytes (at most 64) of per-CPU map memory for the request parser's state:
+ * the verifier tracks no value stored there (sl_http.c).
+ */
+void *sl_bpf_parser_state(sl_u32 n);
+
 /* The answered-request filter lives in a BPF array map (shared with userspace). */
 struct sl_answered *sl_bpf_answered(sl_u32 idx);
 

@@ -1,6 +1,84 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
-/* SLHTTPD core: the HTTP/1.x request parser. */
+/*
+ * SLHTTPD core: the HTTP/1.x request parser.
+ *
+ * One pass over the payload, one byte at a time through a state machine
+ * (sl_http_byte), fed by sl_http_step(); a header line we ignore is skipped
+ * a word at a time. No byte is looked at twice and no step
+ * needs a position found by an earlier one: the same code is the parser of
+ * every build, and in the BPF build (SL_BPF, xdp/) the steps are the body of
+ * a bpf_loop() callback, which the verifier checks once per parser state
+ * instead of once per byte of every path (xdp/README.md).
+ *
+ * What it accepts is PROTOCOL.md "Requests"; tests/http_ref.c keeps the
+ * previous line-by-line parser as a reference, and core-tests and the fuzzer
+ * check that both agree on every field.
+ */
 #include "sl_internal.h"
+
+/* Main states (sl_http.st) */
+enum {
+	/* the request line */
+	SL_H_LEAD,	/* empty lines before the request line */
+	SL_H_METHOD,	/* method token: n bytes, the first four in w */
+	SL_H_TARGET,	/* request target: sub-state t */
+	SL_H_VERSION,	/* k bytes of "HTTP/1.x" matched */
+	SL_H_VCR,	/* "HTTP/1.x\r": only '\n' may follow */
+	SL_H_BADLINE,	/* an invalid request line: skip to its '\n' */
+	/* header lines */
+	SL_H_LINE,	/* at the start of a header line */
+	SL_H_LCR,	/* a header line starting with '\r' */
+	SL_H_NAME,	/* k bytes of "connection:" matched */
+	SL_H_VALUE,	/* a Connection value: a token of n bytes */
+	SL_H_SKIP,	/* the rest of a line we ignore */
+	SL_H_DONE,	/* the empty line that ends the headers */
+};
+
+/* Target sub-states (sl_http.t) */
+enum {
+	SL_T_FIRST,	/* nothing yet */
+	SL_T_ABS,	/* k bytes of "http://" matched (1..6) */
+	SL_T_AUTH,	/* the authority of an absolute target, before its '/' */
+	SL_T_PATH,	/* path after '/': n digits, value v */
+	SL_T_PSUF,	/* path digits and a k or m */
+	SL_T_PBAD,	/* the path is not a size: 404 unless s= */
+	SL_T_QSTART,	/* a query parameter starts */
+	SL_T_QS,	/* parameter "s" */
+	SL_T_QVAL,	/* "s=" and n digits, value v */
+	SL_T_QSUF,	/* "s=", digits and a k or m */
+	SL_T_QSKIP,	/* another parameter */
+	SL_T_Q400,	/* an s= value that is not a size: 400 */
+	SL_T_BAD,	/* not a target we serve: 400 */
+};
+
+/* Flags (sl_http.f) */
+#define SL_HF_11	0x01	/* request line: HTTP/1.1 */
+#define SL_HF_FOUND	0x02	/* request line: an s= parameter gave the size */
+#define SL_HF_404	0x04	/* request line: the path is not a size */
+#define SL_HF_CLOSE	0x08	/* Connection line: "close" seen */
+#define SL_HF_KEEP	0x80	/* Connection line: "keep-alive" seen */
+#define SL_HF_CR	0x10	/* Connection line: a '\r' that may end the line */
+#define SL_HF_TCLOSE	0x20	/* Connection token: a prefix of "close" so far */
+#define SL_HF_TKEEP	0x40	/* Connection token: a prefix of "keep-alive" so far */
+
+/* The parser's state (in the BPF build, in map memory: sl_bpf_parser_state()). */
+struct sl_http {
+	sl_u32 len;
+	sl_u32 pos;		/* BPF: the next byte */
+	sl_u32 default_body, max_body;
+	sl_u32 v;		/* the size being read (path or s=) */
+	sl_u32 path;		/* the size the path asks for */
+	sl_u32 size;		/* the size the last valid s= asks for */
+	sl_u32 w;		/* the method's first four bytes */
+	struct sl_request r;
+	sl_u8 st;		/* SL_H_* */
+	sl_u8 t;		/* SL_T_* */
+	sl_u8 k;		/* bytes of a word matched */
+	sl_u8 n;		/* digits seen; bytes in a Connection token (<= 11) */
+	sl_u8 m;		/* method bytes (<= 5) */
+	sl_u8 f;		/* SL_HF_* */
+	sl_u8 line;		/* the request line ended */
+};
 
 static int sl_is_tchar(sl_u8 c)
 {
@@ -21,214 +99,479 @@ static sl_u8 sl_lower(sl_u8 c)
 	return (c >= 'A' && c <= 'Z') ? (sl_u8)(c + 32) : c;
 }
 
-/* Case-insensitive: does p[0..n) start with the lowercase word w? */
-static int sl_prefix(const sl_u8 *p, sl_u32 n, const char *w)
+static int sl_is_digit(sl_u8 c)
 {
-	sl_u32 i;
+	return c >= '0' && c <= '9';
+}
 
-	for (i = 0; w[i]; i++)
-		if (i >= n || sl_lower(p[i]) != (sl_u8)w[i])
-			return 0;
+static int sl_is_km(sl_u8 c)
+{
+	c = sl_lower(c);
+	return c == 'k' || c == 'm';
+}
+
+/* One more digit of a size, saturated at 2^31. */
+static sl_u32 sl_size_digit(sl_u32 v, sl_u8 c)
+{
+	if (v >= 0x0ccccccdu)	/* v * 10 > 2^31 */
+		return 0x80000000u;
+	v = v * 10 + (sl_u32)(c - '0');
+	return v > 0x80000000u ? 0x80000000u : v;
+}
+
+/* A size times its k (1024) or m (1048576) suffix, saturated at 2^31. */
+static sl_u32 sl_size_suffix(sl_u32 v, sl_u8 c)
+{
+	sl_u32 sh = sl_lower(c) == 'k' ? 10 : 20;
+
+	return v > (0x80000000u >> sh) ? 0x80000000u : v << sh;
+}
+
+/* The path ends (at '?' or the end of the target): its size, or 404. */
+static void sl_http_path_end(struct sl_http *h)
+{
+	if (h->t == SL_T_PATH && h->n == 0)
+		h->path = h->default_body;	/* "/" */
+	else if (h->t == SL_T_PATH || h->t == SL_T_PSUF)
+		h->path = h->v;
+	else
+		h->f |= SL_HF_404;
+	h->t = SL_T_QSTART;
+}
+
+/* An s= parameter ends (at '&' or the end of the target). */
+static void sl_http_param_end(struct sl_http *h)
+{
+	if ((h->t == SL_T_QVAL && h->n) || h->t == SL_T_QSUF) {
+		h->size = h->v;
+		h->f |= SL_HF_FOUND;
+		h->t = SL_T_QSTART;
+	} else {
+		h->t = SL_T_Q400;	/* "s=" without digits */
+	}
+}
+
+/* One byte of the request target (not a space, CTL or DEL). */
+static void sl_http_target(struct sl_http *h, sl_u8 c)
+{
+	switch (h->t) {
+	case SL_T_FIRST:
+		if (c == '/') {
+			h->t = SL_T_PATH;
+		} else if (sl_lower(c) == 'h') {
+			h->t = SL_T_ABS;
+			h->k = 1;
+		} else {
+			h->t = SL_T_BAD;
+		}
+		break;
+	case SL_T_ABS:
+		if (sl_lower(c) != (sl_u8)"http://"[h->k & 7])
+			h->t = SL_T_BAD;
+		else if (++h->k == 7)
+			h->t = SL_T_AUTH;
+		break;
+	case SL_T_AUTH:
+		if (c == '/')
+			h->t = SL_T_PATH;
+		break;
+	case SL_T_PATH:
+		if (c == '?') {
+			sl_http_path_end(h);
+		} else if (sl_is_digit(c)) {
+			h->v = sl_size_digit(h->v, c);
+			h->n = 1;
+		} else if (h->n && sl_is_km(c)) {
+			h->v = sl_size_suffix(h->v, c);
+			h->t = SL_T_PSUF;
+		} else {
+			h->t = SL_T_PBAD;
+		}
+		break;
+	case SL_T_PSUF:
+	case SL_T_PBAD:
+		if (c == '?')
+			sl_http_path_end(h);
+		else
+			h->t = SL_T_PBAD;
+		break;
+	case SL_T_QSTART:
+		h->t = c == 's' ? SL_T_QS : c == '&' ? SL_T_QSTART : SL_T_QSKIP;
+		break;
+	case SL_T_QS:
+		if (c == '=') {
+			h->t = SL_T_QVAL;
+			h->v = 0;
+			h->n = 0;
+		} else {
+			h->t = c == '&' ? SL_T_QSTART : SL_T_QSKIP;
+		}
+		break;
+	case SL_T_QVAL:
+		if (c == '&') {
+			sl_http_param_end(h);
+		} else if (sl_is_digit(c)) {
+			h->v = sl_size_digit(h->v, c);
+			h->n = 1;
+		} else if (h->n && sl_is_km(c)) {
+			h->v = sl_size_suffix(h->v, c);
+			h->t = SL_T_QSUF;
+		} else {
+			h->t = SL_T_Q400;
+		}
+		break;
+	case SL_T_QSUF:
+		if (c == '&')
+			sl_http_param_end(h);
+		else
+			h->t = SL_T_Q400;
+		break;
+	case SL_T_QSKIP:
+		if (c == '&')
+			h->t = SL_T_QSTART;
+		break;
+	default:	/* SL_T_Q400, SL_T_BAD: decided */
+		break;
+	}
+}
+
+/* The space after the target. */
+static void sl_http_target_end(struct sl_http *h)
+{
+	switch (h->t) {
+	case SL_T_PATH:
+	case SL_T_PSUF:
+	case SL_T_PBAD:
+		sl_http_path_end(h);
+		break;
+	case SL_T_QVAL:
+	case SL_T_QSUF:
+		sl_http_param_end(h);
+		break;
+	}
+}
+
+/* A valid request line ends: the request's mode, status and size. */
+static void sl_http_line_ok(struct sl_http *h)
+{
+	h->r.mode = (h->f & SL_HF_11) ? SL_MODE_KEEPALIVE : SL_MODE_CLOSE;
+	if (h->t == SL_T_FIRST || h->t == SL_T_ABS || h->t == SL_T_AUTH ||
+	    h->t == SL_T_BAD)
+		return;					/* 400 */
+	if (h->m == 3 && h->w == 0x474554u) {		/* "GET" */
+		h->r.head = 0;
+	} else if (h->m == 4 && h->w == 0x48454144u) {	/* "HEAD" */
+		h->r.head = 1;
+	} else {
+		h->r.status = 405;
+		return;
+	}
+	if (h->t == SL_T_Q400) {
+		/* the size of the last valid s= before, if any */
+		h->r.body = (h->f & SL_HF_FOUND) ? h->size : 0;
+		h->r.status = 400;
+		return;
+	}
+	if (!(h->f & SL_HF_FOUND)) {
+		if (h->f & SL_HF_404) {
+			h->r.status = 404;
+			return;
+		}
+		h->size = h->path;
+	}
+	h->r.body = h->size;
+	h->r.status = h->size > h->max_body ? 413 : 200;
+}
+
+/* A Connection token ends. */
+static void sl_http_token(struct sl_http *h)
+{
+	if (h->n == 5 && (h->f & SL_HF_TCLOSE))
+		h->f |= SL_HF_CLOSE;
+	else if (h->n == 10 && (h->f & SL_HF_TKEEP))
+		h->f |= SL_HF_KEEP;
+	h->n = 0;
+	h->f |= SL_HF_TCLOSE | SL_HF_TKEEP;
+}
+
+/* One more byte of a Connection token. */
+static void sl_http_token_byte(struct sl_http *h, sl_u8 c)
+{
+	c = sl_lower(c);
+	if (h->n >= 5 || c != (sl_u8)"close"[h->n & 7])
+		h->f &= ~SL_HF_TCLOSE;
+	if (h->n >= 10 || c != (sl_u8)"keep-alive"[h->n & 15])
+		h->f &= ~SL_HF_TKEEP;
+	if (h->n < 11)
+		h->n++;
+}
+
+/* The end of a line: the request line, or a header line. */
+static void sl_http_eol(struct sl_http *h, int ok)
+{
+	if (ok)
+		sl_http_line_ok(h);
+	h->st = SL_H_LINE;
+	h->line = 1;
+}
+
+/* A byte of the method (or what ends it). */
+static void sl_http_method(struct sl_http *h, sl_u8 c)
+{
+	if (c == ' ' && h->m) {
+		h->st = SL_H_TARGET;
+	} else if (sl_is_tchar(c)) {
+		if (h->m < 4)
+			h->w = h->w << 8 | c;
+		if (h->m < 5)
+			h->m++;
+	} else if (c == '\n') {
+		sl_http_eol(h, 0);
+	} else {
+		h->st = SL_H_BADLINE;
+	}
+}
+
+/* Byte c at offset i: one step of the state machine. */
+static void sl_http_byte(struct sl_http *h, sl_u8 c, sl_u32 i)
+{
+	switch (h->st) {
+	case SL_H_LEAD:
+		if (c == '\r' || c == '\n')
+			break;
+		h->st = SL_H_METHOD;
+		sl_http_method(h, c);
+		break;
+	case SL_H_METHOD:
+		sl_http_method(h, c);
+		break;
+	case SL_H_TARGET:
+		if (c == ' ') {
+			sl_http_target_end(h);
+			h->st = SL_H_VERSION;
+			h->k = 0;
+		} else if (c == '\n') {
+			sl_http_eol(h, 0);
+		} else if (c < 0x21 || c == 0x7f) {
+			h->st = SL_H_BADLINE;
+		} else {
+			sl_http_target(h, c);
+		}
+		break;
+	case SL_H_VERSION:
+		if (h->k < 7 && c == (sl_u8)"HTTP/1."[h->k & 7]) {
+			h->k++;
+		} else if (h->k == 7 && (c == '1' || c == '0')) {
+			h->k = 8;
+			if (c == '1')
+				h->f |= SL_HF_11;
+		} else if (h->k == 8 && c == '\r') {
+			h->st = SL_H_VCR;
+		} else if (c == '\n') {
+			sl_http_eol(h, h->k == 8);
+		} else {
+			h->st = SL_H_BADLINE;
+		}
+		break;
+	case SL_H_VCR:
+		if (c == '\n')
+			sl_http_eol(h, 1);
+		else
+			h->st = SL_H_BADLINE;
+		break;
+	case SL_H_BADLINE:
+		if (c == '\n')
+			sl_http_eol(h, 0);
+		break;
+	case SL_H_SKIP:
+		if (c == '\n')
+			h->st = SL_H_LINE;
+		break;
+	case SL_H_LINE:
+	case SL_H_LCR:
+		if (c == '\n') {
+			h->r.complete = 1;
+			h->r.pipelined = i + 1 < h->len;
+			h->st = SL_H_DONE;
+		} else if (c == '\r' && h->st == SL_H_LINE) {
+			h->st = SL_H_LCR;
+		} else if (sl_lower(c) == 'c' && h->st == SL_H_LINE) {
+			h->st = SL_H_NAME;
+			h->k = 1;
+		} else {
+			h->st = SL_H_SKIP;
+		}
+		break;
+	case SL_H_NAME:
+		if (c == '\n') {
+			h->st = SL_H_LINE;
+		} else if (sl_lower(c) != (sl_u8)"connection:"[h->k & 15]) {
+			h->st = SL_H_SKIP;
+		} else if (++h->k == 11) {
+			h->st = SL_H_VALUE;
+			h->n = 0;
+			h->f = SL_HF_TCLOSE | SL_HF_TKEEP;
+		}
+		break;
+	case SL_H_VALUE:
+		if (h->f & SL_HF_CR) {
+			/* that '\r' was part of the value unless c ends the line */
+			h->f &= ~SL_HF_CR;
+			if (c != '\n')
+				sl_http_token_byte(h, '\r');
+		}
+		if (c == '\n') {
+			/* a complete line: "close" wins over "keep-alive" */
+			sl_http_token(h);
+			if (h->f & SL_HF_CLOSE)
+				h->r.mode = SL_MODE_CLOSE;
+			else if (h->f & SL_HF_KEEP)
+				h->r.mode = SL_MODE_KEEPALIVE;
+			h->st = SL_H_LINE;
+		} else if (c == '\r') {
+			h->f |= SL_HF_CR;
+		} else if (c == ' ' || c == '\t' || c == ',') {
+			sl_http_token(h);
+		} else {
+			sl_http_token_byte(h, c);
+		}
+		break;
+	default:	/* SL_H_DONE */
+		break;
+	}
+}
+
+/* Four bytes, the first in the low byte whatever the CPU's byte order. */
+static sl_u32 sl_word(const sl_u8 *p)
+{
+	return (sl_u32)p[0] | (sl_u32)p[1] << 8 | (sl_u32)p[2] << 16 |
+	       (sl_u32)p[3] << 24;
+}
+
+#define SL_W4(a, b, c, d)	((sl_u32)(a) | (sl_u32)(b) << 8 | \
+				 (sl_u32)(c) << 16 | (sl_u32)(d) << 24)
+
+/*
+ * One step at offset i (< len). Returns the number of bytes taken: a byte
+ * through the state machine, or, where the outcome of several bytes is
+ * known at once, a word (those steps leave the state exactly as the bytes
+ * one at a time would):
+ * - a line we skip: a word without '\n', or up to and including the '\n';
+ * - "GET " as the first bytes of the request line;
+ * - "HTTP/1.1" or "HTTP/1.0" right after the target.
+ */
+static sl_u32 sl_http_step(struct sl_http *h, const sl_u8 *d, sl_u32 i)
+{
+	sl_u32 w, z, st = h->st;
+
+	if ((st == SL_H_SKIP || st == SL_H_LINE) && i + 4 <= h->len) {
+		w = sl_word(d + i);
+		/* a zero byte of w ^ "\n\n\n\n": the lowest flag is exact */
+		z = w ^ 0x0a0a0a0au;
+		z = (z - 0x01010101u) & ~z & 0x80808080u;
+		if (st == SL_H_LINE) {
+			/* "\r\n": the end of the headers */
+			if ((w & 0xffffu) == SL_W4('\r', '\n', 0, 0)) {
+				h->r.complete = 1;
+				h->r.pipelined = i + 2 < h->len;
+				h->st = SL_H_DONE;
+				return 2;
+			}
+			/* a line that is not "Connection:", four bytes without '\n' */
+			w &= 0xdfu;	/* the first byte, upper case (and '\r', '\n' kept apart) */
+			if (z || w == 'C' || w == ('\r' & 0xdfu) || w == ('\n' & 0xdfu))
+				goto byte;
+			h->st = SL_H_SKIP;
+			return 4;
+		}
+		if (!z)
+			return 4;
+		h->st = SL_H_LINE;
+		return (z & 0x80u) ? 1 : (z & 0x8000u) ? 2 : (z & 0x800000u) ? 3 : 4;
+	}
+	if (st == SL_H_LEAD && i + 4 <= h->len &&
+	    sl_word(d + i) == SL_W4('G', 'E', 'T', ' ')) {
+		h->m = 3;
+		h->w = 0x474554u;
+		h->st = SL_H_TARGET;
+		return 4;
+	}
+	if (st == SL_H_VERSION && h->k == 0 && i + 8 <= h->len &&
+	    sl_word(d + i) == SL_W4('H', 'T', 'T', 'P')) {
+		w = sl_word(d + i + 4);
+		if (w == SL_W4('/', '1', '.', '1') || w == SL_W4('/', '1', '.', '0')) {
+			h->k = 8;
+			if (w == SL_W4('/', '1', '.', '1'))
+				h->f |= SL_HF_11;
+			return 8;
+		}
+	}
+byte:
+	sl_http_byte(h, d[i], i);
 	return 1;
 }
 
-static int sl_equal(const sl_u8 *p, sl_u32 n, const char *w)
+static void sl_http_init(struct sl_http *h, const struct sl_config *cfg,
+			 sl_u32 len)
 {
-	sl_u32 i;
-
-	for (i = 0; w[i]; i++)
-		if (i >= n || p[i] != (sl_u8)w[i])
-			return 0;
-	return i == n;
+	__builtin_memset(h, 0, sizeof(*h));
+	h->len = len;
+	h->default_body = cfg->default_body;
+	h->max_body = cfg->max_body;
+	h->r.status = 400;
+	h->r.mode = SL_MODE_CLOSE;
 }
 
-/*
- * A size: digits with an optional k or m suffix (x1024, x1048576), exactly
- * p[0..n). Returns 0 and the size (saturated past 2^31), or -1.
- */
-static int sl_parse_size(const sl_u8 *p, sl_u32 n, sl_u32 *out)
-{
-	sl_u64 v = 0;
-	sl_u32 i = 0;
+#ifdef SL_BPF
+/* bpf_loop() context: what the verifier must know are pointers. */
+struct sl_http_ctx {
+	const sl_u8 *d;
+	struct sl_http *h;
+};
 
-	while (i < n && p[i] >= '0' && p[i] <= '9') {
-		v = v * 10 + (p[i] - '0');
-		if (v > 0x80000000ull)
-			v = 0x80000000ull;
-		i++;
-	}
-	if (i == 0)
-		return -1;
-	if (i + 1 == n && sl_lower(p[i]) == 'k')
-		v <<= 10;
-	else if (i + 1 == n && sl_lower(p[i]) == 'm')
-		v <<= 20;
-	else if (i != n)
-		return -1;
-	*out = v > 0x80000000ull ? 0x80000000u : (sl_u32)v;
+/*
+ * bpf_loop() callback: one step. The state is in map memory, of which the
+ * verifier knows no value: the states it walks this body in converge at
+ * once, where a loop would be walked byte by byte, on every path, with
+ * every parser state it carries (xdp/README.md).
+ */
+static long sl_http_cb(sl_u32 idx, void *ctx)
+{
+	const struct sl_http_ctx *c = ctx;
+	struct sl_http *h = c->h;
+	sl_u32 i = h->pos;
+
+	if (i >= SL_FRAME_MAX || i >= h->len || h->st == SL_H_DONE)
+		return 1;
+	h->pos = i + sl_http_step(h, c->d, i);
 	return 0;
-}
-
-/*
- * The object size a target asks for: 0 and the size, or the HTTP error.
- * "s=" in the query wins whatever the path (httpterm style); otherwise the
- * path is "/" (default size) or "/<size>".
- */
-static int sl_target_size(const struct sl_config *cfg, const sl_u8 *u,
-			  sl_u32 n, sl_u32 *size)
-{
-	sl_u32 q = 0, i, start;
-	int found = 0;
-
-	while (q < n && u[q] != '?')
-		q++;
-	for (i = q + 1; i < n; i = start + 1) {
-		start = i;
-		while (start < n && u[start] != '&')
-			start++;
-		if (start - i >= 2 && u[i] == 's' && u[i + 1] == '=') {
-			if (sl_parse_size(u + i + 2, start - i - 2, size))
-				return 400;
-			found = 1;
-		}
-	}
-	if (!found) {
-		if (q == 1)
-			*size = cfg->default_body;
-		else if (sl_parse_size(u + 1, q - 1, size))
-			return 404;
-	}
-	if (*size > cfg->max_body)
-		return 413;
-	return 0;
-}
-
-/*
- * Find the end of the line starting at i: index of its '\n', or len. Four
- * bytes at a time: a word has a '\n' iff w ^ 0x0a0a0a0a has a zero byte.
- */
-static sl_u32 sl_eol(const sl_u8 *d, sl_u32 len, sl_u32 i)
-{
-	sl_u32 w;
-
-	while (i + 4 <= len) {
-		__builtin_memcpy(&w, d + i, 4);
-		w ^= 0x0a0a0a0au;
-		if ((w - 0x01010101u) & ~w & 0x80808080u)
-			break;
-		i += 4;
-	}
-	while (i < len && d[i] != '\n')
-		i++;
-	return i;
-}
-
-static void sl_connection_header(const sl_u8 *v, sl_u32 n,
-				 struct sl_request *req)
-{
-	sl_u32 i = 0, s;
-	int close = 0;
-
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		s = i;
-		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
-			i++;
-		if (i - s == 5 && sl_prefix(v + s, 5, "close")) {
-			req->mode = SL_MODE_CLOSE;
-			close = 1;
-		} else if (i - s == 10 && sl_prefix(v + s, 10, "keep-alive") &&
-			   !close) {
-			req->mode = SL_MODE_KEEPALIVE;
-		}
-	}
 }
 
 int sl_parse_request(const struct sl_config *cfg, const sl_u8 *d,
 		     sl_u32 len, struct sl_request *req)
 {
-	sl_u32 eol, end, i, m, u, ul, v;
-	int http11, err;
+	struct sl_http_ctx c;
 
-	req->status = 400;
-	req->head = 0;
-	req->mode = SL_MODE_CLOSE;
-	req->complete = 0;
-	req->pipelined = 0;
-	req->body = 0;
-
-	/* RFC 9112: ignore empty lines before the request line */
-	while (len && (d[0] == '\r' || d[0] == '\n')) {
-		d++;
-		len--;
-	}
-	eol = sl_eol(d, len, 0);
-	if (eol == len)
+	c.d = d;
+	c.h = sl_bpf_parser_state(sizeof(*c.h));
+	if (!c.h || len > SL_FRAME_MAX)
 		return -1;
-	end = (eol > 0 && d[eol - 1] == '\r') ? eol - 1 : eol;
-
-	/* method */
-	for (m = 0; m < end && sl_is_tchar(d[m]); m++)
-		;
-	if (m == 0 || m >= end || d[m] != ' ')
-		goto headers;
-	/* target */
-	u = m + 1;
-	for (i = u; i < end && d[i] != ' '; i++)
-		if (d[i] < 0x21 || d[i] == 0x7f)
-			break;
-	if (i >= end || d[i] != ' ')
-		goto headers;
-	ul = i - u;
-	/* version */
-	v = i + 1;
-	if (sl_equal(d + v, end - v, "HTTP/1.1"))
-		http11 = 1;
-	else if (sl_equal(d + v, end - v, "HTTP/1.0"))
-		http11 = 0;
-	else
-		goto headers;
-	req->mode = http11 ? SL_MODE_KEEPALIVE : SL_MODE_CLOSE;
-
-	/* absolute form: http://host[:port]/path */
-	if (ul > 7 && sl_prefix(d + u, 7, "http://")) {
-		i = 7;
-		while (i < ul && d[u + i] != '/')
-			i++;
-		if (i == ul)
-			goto headers;
-		u += i;
-		ul -= i;
-	}
-	if (ul == 0 || d[u] != '/')
-		goto headers;
-
-	if (sl_equal(d, m, "GET")) {
-		req->head = 0;
-	} else if (sl_equal(d, m, "HEAD")) {
-		req->head = 1;
-	} else {
-		req->status = 405;
-		goto headers;
-	}
-	err = sl_target_size(cfg, d + u, ul, &req->body);
-	req->status = err ? (sl_u16)err : 200;
-
-headers:
-	/* header lines until an empty one */
-	for (i = eol + 1; i < len; i = eol + 1) {
-		eol = sl_eol(d, len, i);
-		if (eol == len)
-			return 0;	/* incomplete */
-		end = (eol > i && d[eol - 1] == '\r') ? eol - 1 : eol;
-		if (end == i) {
-			req->complete = 1;
-			req->pipelined = eol + 1 < len;
-			return 0;
-		}
-		if (end - i > 11 && sl_prefix(d + i, 11, "connection:"))
-			sl_connection_header(d + i + 11, end - i - 11, req);
-	}
-	return 0;
+	sl_http_init(c.h, cfg, len);
+	sl_bpf_loop(len, sl_http_cb, &c);
+	*req = c.h->r;
+	return c.h->line ? 0 : -1;
 }
+#else
+int sl_parse_request(const struct sl_config *cfg, const sl_u8 *d,
+		     sl_u32 len, struct sl_request *req)
+{
+	struct sl_http h;
+	sl_u32 i;
+
+	sl_http_init(&h, cfg, len);
+	for (i = 0; i < len && h.st != SL_H_DONE;)
+		i += sl_http_step(&h, d, i);
+	*req = h.r;
+	return h.line ? 0 : -1;
+}
+#endif

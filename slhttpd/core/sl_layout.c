@@ -25,15 +25,19 @@ static sl_u32 sl_put_u32(sl_u8 *dst, sl_u32 at, sl_u32 v)
 	do {
 		tmp[n++] = (sl_u8)('0' + v % 10);
 		v /= 10;
-	} while (v);
+	} while (v && n < 10);	/* n < 10: always (2^32 has 10 digits), for the verifier */
 	while (n)
 		dst[at++] = tmp[--n];
 	return at;
 }
 
-/* A status line (with its extra headers) and an error body. */
+/*
+ * A status line (with its extra headers) and an error body. The text is in
+ * the table, not behind a pointer: the BPF build cannot follow a pointer
+ * stored in its read-only data (xdp/README.md).
+ */
 struct sl_text {
-	const char *s;
+	char s[52];
 	sl_u8 n;
 };
 
@@ -84,8 +88,9 @@ static const char sl_pad[256] = SL_X64 SL_X64 SL_X64 SL_X16 SL_X16 SL_X16 "xxxxx
 int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
 	      sl_u16 status, sl_u32 body, sl_u8 head, sl_u8 mode, int cls)
 {
-	sl_u16 seg = cfg->cls_seg[cls];
-	sl_u8 tclose = cfg->cls_tclose[cls];
+	/* always < SL_CLASSES; the mask is for the BPF verifier (xdp/README.md) */
+	sl_u16 seg = cfg->cls_seg[cls & (SL_CLASSES - 1)];
+	sl_u8 tclose = cfg->cls_tclose[cls & (SL_CLASSES - 1)];
 	int si = sl_status_index(status);
 	const struct sl_text *line = &sl_status_lines[si];
 	const struct sl_text *ebody = &sl_status_bodies[si];
@@ -118,7 +123,7 @@ int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
 
 	len = at + send_body;
 	rp->seg = seg;
-	rp->recip = cfg->cls_recip[cls];
+	rp->recip = cfg->cls_recip[cls & (SL_CLASSES - 1)];
 	n = sl_div_seg(rp, send_body);
 	rp->hdr_len = (sl_u16)at;
 	rp->resp_len = len;

@@ -12,10 +12,14 @@
  *          are left as they are (the bad-echo paths)
  *   bit 3: fast close; bit 4: answer ARP/ICMP; bit 5: checksum offload
  *   bits 6-7: output buffer size (tiny, short, exact, large)
- * Every reply frame is emitted and checked for length consistency.
+ * Every reply frame is emitted and checked for length consistency. The
+ * frame's bytes from offset 54 (the payload of a TCP frame without options)
+ * and the whole frame also go through the request parser and its reference
+ * (tests/http_ref.h): any field that differs aborts.
  */
 #include "../core/slhttpd.h"
 #include "../core/sl_internal.h"
+#include "../tests/http_ref.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,21 @@ static void setup(void)
 	if (sl_ports_parse(&cfg, "80,8000-8999", 12) || sl_config_finish(&cfg))
 		abort();
 	ready = 1;
+}
+
+static void parse_both(const sl_u8 *d, sl_u32 len)
+{
+	struct sl_request a, b;
+	int ra, rb;
+
+	memset(&a, 0xa5, sizeof(a));
+	memset(&b, 0x5a, sizeof(b));
+	ra = sl_parse_request(&cfg, d, len, &a);
+	rb = ref_parse_request(&cfg, d, len, &b);
+	if (ra != rb || a.status != b.status || a.head != b.head ||
+	    a.mode != b.mode || a.complete != b.complete ||
+	    a.pipelined != b.pipelined || a.body != b.body)
+		abort();
 }
 
 /* A valid echo, tick 0, in the first timestamp option of the TCP header. */
@@ -88,6 +107,9 @@ int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size)
 	/* an exact-size heap copy: ASan catches any read past the frame */
 	frame = malloc(size - 1 ? size - 1 : 1);
 	memcpy(frame, data + 1, size - 1);
+	parse_both(frame, (sl_u32)(size - 1));
+	if (size - 1 > 54)
+		parse_both(frame + 54, (sl_u32)(size - 1 - 54));
 	if ((ctl & 4) && size - 1 >= 14 + 20 + 20) {
 		sl_u32 ihl = (sl_u32)(frame[14] & 15) * 4;
 

@@ -18,6 +18,7 @@ struct sl_scratch {
 	struct sl_reply rp;
 	struct sl_stats st;		/* this frame's counts */
 	sl_u32 len;			/* of the received frame */
+	__u64 parser[8];		/* sl_bpf_parser_state() */
 	sl_u8 rx[SL_FRAME_MAX + 2];
 	sl_u8 tx[SL_FRAME_MAX + 2];
 	/*
@@ -90,6 +91,19 @@ void sl_bpf_copy(sl_u8 *dst, const sl_u8 *src, sl_u32 len)
 		bpf_probe_read_kernel(dst, len, src);
 }
 
+void *sl_bpf_parser_state(sl_u32 n)
+{
+	__u32 zero = 0;
+	struct sl_scratch *s = bpf_map_lookup_elem(&sl_scratch_map, &zero);
+
+	return s && n <= sizeof(s->parser) ? s->parser : NULL;
+}
+
+long sl_bpf_loop(sl_u32 n, long (*fn)(sl_u32 idx, void *ctx), void *ctx)
+{
+	return bpf_loop(n, fn, ctx, 0);
+}
+
 sl_u32 sl_bpf_csum_words(const sl_u8 *p, sl_u32 len)
 {
 	__u32 k, n, off = 0;
@@ -122,6 +136,33 @@ static __always_inline void sl_account(struct sl_scratch *s, struct sl_stats *to
 	tot->rst_count = s->st.rst_count;
 }
 
+/*
+ * A TCP frame with payload (a request, if it is ours) whose answer will be
+ * larger than itself: can the driver's buffer grow to a full frame? A veth
+ * copies each frame from its peer into a buffer of about its own size:
+ * there XDP_TX cannot carry the answer of a request, and handing the frame
+ * on at once saves running the core twice (xdp/README.md).
+ */
+static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
+						 const __u8 *f, __u32 len)
+{
+	__u32 ihl, tot, thl;
+
+	if (len >= SL_FRAME_MAX || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+		return 0;
+	ihl = (f[14] & 15u) * 4;
+	tot = (__u32)f[16] << 8 | f[17];
+	if (ihl < 20 || 14 + ihl + 13 > len)
+		return 0;
+	thl = (f[(14 + ihl + 12) & 2047] >> 4) * 4u;
+	if (tot <= ihl + thl)
+		return 0;			/* no payload */
+	if (bpf_xdp_adjust_tail(ctx, SL_FRAME_MAX - (int)len) < 0)
+		return 1;
+	bpf_xdp_adjust_tail(ctx, (int)len - SL_FRAME_MAX);
+	return 0;
+}
+
 SEC("xdp")
 int slhttpd_xdp(struct xdp_md *ctx)
 {
@@ -141,6 +182,8 @@ int slhttpd_xdp(struct xdp_md *ctx)
 	if (len < 14 || len > SL_FRAME_MAX)
 		return sl_to_user(ctx);	/* the full core decides */
 	if (bpf_xdp_load_bytes(ctx, 0, s->rx, len) < 0)
+		return sl_to_user(ctx);
+	if (sl_request_unsendable(ctx, s->rx, len))
 		return sl_to_user(ctx);
 	for (i = 0; i < SL_C_MAX; i++)
 		s->st.c[i] = 0;

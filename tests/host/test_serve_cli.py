@@ -86,12 +86,14 @@ def test_binary_refuses_a_kernel_owned_address() -> None:
     assert "configured on kernel interface lo" in r.stderr
 
 
-def test_demo_serves_and_cleans_up() -> None:
-    """`linerate serve --demo` (make run): namespaces, serving, Ctrl-C prints counters, cleans."""
-    prefix = f"lrd{os.getpid() % 10000}"
+@pytest.mark.parametrize("mode", ["afpacket", "xdp"])
+def test_demo_serves_and_cleans_up(mode: str) -> None:
+    """`linerate serve --demo [--mode xdp]` (make run): namespaces, serving, Ctrl-C prints
+    counters, cleans up (the XDP program detached with the namespaces)."""
+    prefix = f"lrd{os.getpid() % 10000}{mode[0]}"
     topo = netns.Topology(prefix=prefix)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linerate", "serve", "--demo", "--prefix", prefix],
+        [sys.executable, "-m", "linerate", "serve", "--demo", "--prefix", prefix, "--mode", mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,24 +72,20 @@ def test_core_builds_for_bpf() -> None:
     assert (OUT / "slhttpd_xdp.o").stat().st_size > 0
 
 
-def test_core_passes_the_bpf_verifier(tmp_path: Path) -> None:
-    """The kernel's verifier accepts both XDP programs (loaded into a private bpffs, not
-    attached anywhere): a core change that breaks verification fails here."""
-    if os.geteuid() != 0 or shutil.which("bpftool") is None:
-        pytest.skip("needs root and bpftool (scripts/apt-packages.txt)")
-    make("out/slhttpd_xdp.o")
-    fs = tmp_path / "bpffs"
-    fs.mkdir()
-    subprocess.run(["mount", "-t", "bpf", "bpf", str(fs)], check=True)
-    try:
-        res = subprocess.run(
-            ["bpftool", "-d", "prog", "loadall", str(OUT / "slhttpd_xdp.o"), str(fs / "p"),
-             "type", "xdp"],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        processed = [ln for ln in res.stderr.splitlines() if ln.startswith("processed ")]
-        print("\n".join(processed))
-        assert res.returncode == 0, res.stderr[-4000:]
-        assert len(processed) >= 2, res.stderr[-2000:]
-    finally:
-        subprocess.run(["umount", str(fs)], check=False)
+def test_core_passes_the_bpf_verifier() -> None:
+    """The kernel's verifier accepts both XDP programs (out/bpf-verify loads them, attached
+    nowhere, and prints the verifier's statistics): a core change that breaks verification
+    fails here, and so does one that takes slhttpd_xdp past 3/4 of the limit of 1,000,000
+    processed instructions (xdp/README.md has the numbers)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    make("out/slhttpd_xdp.o", "out/bpf-verify")
+    res = subprocess.run(
+        [str(OUT / "bpf-verify"), str(OUT / "slhttpd_xdp.o")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    print(res.stdout)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    processed = [int(m) for m in re.findall(r"^processed (\d+) insns", res.stdout, re.M)]
+    assert len(processed) == 2, res.stdout
+    assert max(processed) < 750_000, res.stdout

@@ -1,0 +1,111 @@
+"""The requests the XDP program answers itself (XDP_TX), through BPF_PROG_TEST_RUN.
+
+On the veth of the host tier the XDP program hands every request on to the AF_XDP socket:
+the frame's buffer cannot grow to hold the answer (slhttpd/xdp/README.md). Real NIC drivers
+give XDP a page per frame; so does the kernel's test run (`bpftool prog run`), which runs the
+very program the running frontend attached, with the maps it configured, on frames written
+here: the handshake, then requests whose answer is one frame must come back as XDP_TX with
+the whole HTTP response, and one whose answer is several frames as XDP_REDIRECT (to the XSK).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from hostenv import HostEnv
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+
+XDP_TX = 3
+XDP_REDIRECT = 4
+CLIENT = "10.77.0.4"  # the frames never reach a kernel: any client address will do
+
+
+def _prog_id(env: HostEnv) -> int:
+    out = subprocess.run(
+        ["ip", "-n", env.topo.server_ns, "-j", "link", "show", "dev", env.topo.server_if],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return int(json.loads(out)[0]["xdp"]["prog"]["id"])
+
+
+def _run(env: HostEnv, tmp: Path, frame: Ether) -> tuple[int, Ether]:
+    src, dst = tmp / "in", tmp / "out"
+    src.write_bytes(bytes(frame))
+    res = subprocess.run(
+        ["bpftool", "prog", "run", "id", str(_prog_id(env)), "data_in", str(src),
+         "data_out", str(dst)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    m = re.search(r"Return value: (\d+)", res.stdout + res.stderr)
+    assert m, res.stdout + res.stderr
+    return int(m.group(1)), Ether(dst.read_bytes())
+
+
+def _frame(env: HostEnv, flags: str, seq: int, ack: int = 0, data: bytes = b"") -> Ether:
+    tcp = TCP(sport=40000, dport=80, flags=flags, seq=seq, ack=ack, window=65535)
+    if flags == "S":
+        tcp.options = [("MSS", 1460)]
+    pkt = (
+        Ether(src=env.topo.client_mac, dst=env.topo.server_mac) / IP(src=CLIENT, dst=env.addr) / tcp
+    )
+    return pkt / Raw(data) if data else pkt
+
+
+def _connect(env: HostEnv, tmp: Path, seq: int) -> int:
+    """SYN -> SYN-ACK by XDP_TX; the server's next sequence number."""
+    v, synack = _run(env, tmp, _frame(env, "S", seq))
+    assert v == XDP_TX
+    assert synack[TCP].flags == "SA" and synack[TCP].ack == seq + 1
+    return int(synack[TCP].seq) + 1
+
+
+@pytest.fixture
+def xdp_env(env: HostEnv, mode: str) -> HostEnv:
+    if mode != "xdp":
+        pytest.skip("the XDP program runs in --mode xdp only")
+    return env
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "body"),
+    [("/64", 200, 64), ("/1k", 200, 1024), ("/nope", 404, None), ("/?s=1x", 400, None)],
+)
+def test_one_frame_answers_are_xdp_tx(
+    xdp_env: HostEnv, tmp_path: Path, target: str, status: int, body: int | None
+) -> None:
+    env = xdp_env
+    before = env.stats()
+    seq = 1000
+    srv = _connect(env, tmp_path, seq)
+    req = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    v, out = _run(env, tmp_path, _frame(env, "PA", seq + 1, srv, req))
+    assert v == XDP_TX, f"verdict {v}"
+    payload = bytes(out[TCP].payload)
+    head, _, rest = payload.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), payload[:80]
+    clen = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    assert len(rest) == clen
+    if body is not None:
+        assert clen == body
+    # one frame: it acknowledges the request and comes from the right place
+    assert out[TCP].ack == seq + 1 + len(req) and out[TCP].seq == srv
+    assert out[IP].dst == CLIENT and out[Ether].dst == env.topo.client_mac
+    # the XDP program counted what it answered
+    after = env.stats()
+    key = "req_keepalive" if status == 200 else f"err_{status}"
+    assert after.get(key, 0) > before.get(key, 0), (before, after)
+
+
+def test_multi_frame_answer_goes_to_the_socket(xdp_env: HostEnv, tmp_path: Path) -> None:
+    env = xdp_env
+    seq = 5000
+    srv = _connect(env, tmp_path, seq)
+    req = b"GET /64k HTTP/1.1\r\nHost: x\r\n\r\n"
+    v, _ = _run(env, tmp_path, _frame(env, "PA", seq + 1, srv, req))
+    assert v == XDP_REDIRECT
