@@ -127,7 +127,7 @@ int fe_port_open(struct fe_port *p, const char *ifname, char *err, size_t errlen
 
 /* --mode xdp: the interface checks above, then an AF_XDP socket instead. */
 int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path,
-		     int generic, char *err, size_t errlen)
+		     int flags, char *err, size_t errlen)
 {
 	if (fe_port_open(p, ifname, err, errlen) < 0)
 		return -1;
@@ -135,7 +135,7 @@ int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path
 	p->ring = NULL;
 	close(p->fd);
 	p->fd = -1;
-	return fe_xsk_open(p, ifname, obj_path, generic, err, errlen);
+	return fe_xsk_open(p, ifname, obj_path, flags, err, errlen);
 }
 
 void fe_port_close(struct fe_port *p)

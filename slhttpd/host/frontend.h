@@ -73,9 +73,11 @@ void fe_tx_flush(struct fe_port *p, struct fe_stats *fs);
 uint64_t fe_ring_drops(struct fe_port *p);
 
 /* xsk.c: --mode xdp (afpacket.c's functions call these when p->xsk is set) */
+#define FE_XDP_GENERIC	1	/* --xdp-generic: attach in skb mode */
+#define FE_XDP_REQUESTS	2	/* --xdp-requests: requests parsed in the XDP program */
 int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path,
-		     int generic, char *err, size_t errlen);
-int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int generic,
+		     int flags, char *err, size_t errlen);
+int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int flags,
 		char *err, size_t errlen);
 /* The answered-request filter shared with the XDP program. */
 struct sl_answered *fe_xsk_answered(struct fe_port *p);

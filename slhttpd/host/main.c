@@ -70,7 +70,9 @@ static void usage(FILE *out)
 		"  --mode MODE         afpacket (default) or xdp: the core in an XDP program,\n"
 		"                      multi-frame answers through an AF_XDP socket (xdp/README.md)\n"
 		"  --xdp-obj FILE      the XDP program (default: slhttpd_xdp.o beside this binary)\n"
-		"  --xdp-generic       attach in generic (skb) mode: any driver, slower\n",
+		"  --xdp-generic       attach in generic (skb) mode: any driver, slower\n"
+		"  --xdp-requests      parse requests in the XDP program too, XDP_TX their\n"
+		"                      one-frame answers (experimental: xdp/README.md)\n",
 		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT);
 }
 
@@ -157,7 +159,7 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 struct opts {
 	const char *iface, *addr, *ports, *json, *xdp_obj;
 	uint32_t mss, max_body, def_body, window, rst_limit;
-	int fast_close, arp, icmp, allow_local, xdp, xdp_generic;
+	int fast_close, arp, icmp, allow_local, xdp, xdp_generic, xdp_requests;
 	struct in_addr in;
 };
 
@@ -181,6 +183,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "mode", required_argument, NULL, 'M' },
 		{ "xdp-obj", required_argument, NULL, 'X' },
 		{ "xdp-generic", no_argument, NULL, 'G' },
+		{ "xdp-requests", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -249,6 +252,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'G':
 			o->xdp_generic = 1;
 			break;
+		case 'Q':
+			o->xdp_requests = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -291,7 +297,9 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 			"or pass --allow-local-addr\n", o->addr, lif, o->addr, lif);
 		return 2;
 	}
-	if (o->xdp ? fe_port_open_xdp(port, o->iface, o->xdp_obj, o->xdp_generic, err,
+	if (o->xdp ? fe_port_open_xdp(port, o->iface, o->xdp_obj,
+				      (o->xdp_generic ? FE_XDP_GENERIC : 0) |
+				      (o->xdp_requests ? FE_XDP_REQUESTS : 0), err,
 				      sizeof(err)) < 0 :
 		     fe_port_open(port, o->iface, err, sizeof(err)) < 0) {
 		fprintf(stderr, "slhttpd-host: %s\n", err);

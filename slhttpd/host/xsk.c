@@ -67,7 +67,7 @@ static int map_fd(struct bpf_object *obj, const char *name)
 	return m ? bpf_map__fd(m) : -1;
 }
 
-int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int generic,
+int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int flags,
 		char *err, size_t errlen)
 {
 	struct xsk_umem_config ucfg = {
@@ -89,7 +89,7 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 		return xfail(err, errlen, "calloc", ENOMEM, NULL);
 	p->xsk = x;
 	x->ifindex = p->ifindex;
-	x->xdp_flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	x->xdp_flags = flags & FE_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	libbpf_set_print(NULL);
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {
@@ -115,6 +115,11 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 		return xfail(err, errlen, obj_path, ENOENT, "not the slhttpd XDP program");
 	if (bpf_map_update_elem(x->progs_fd, &key, &x->emit_fd, 0))
 		return xfail(err, errlen, "sl_progs_map", errno, NULL);
+	/* requests in the XDP program: opt-in (xdp/README.md, "Open") */
+	fd = map_fd(x->obj, "sl_opts_map");
+	idx = flags & FE_XDP_REQUESTS ? 1 : 0;
+	if (fd < 0 || bpf_map_update_elem(fd, &key, &idx, 0))
+		return xfail(err, errlen, "sl_opts_map", fd < 0 ? ENOENT : errno, NULL);
 	x->answered_len = (size_t)(1u << 16) * sizeof(struct sl_answered);
 	x->answered = mmap(NULL, x->answered_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			   x->answered_fd, 0);

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,11 +66,45 @@ def _connect(env: HostEnv, tmp: Path, seq: int) -> int:
     return int(synack[TCP].seq) + 1
 
 
+def _bpftool_json(*args: str) -> dict:
+    res = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout)
+
+
+def _set_requests_in_xdp(env: HostEnv, on: bool) -> None:
+    """What `slhttpd-host --xdp-requests` sets: the program's sl_opts_map[0]."""
+    for map_id in _bpftool_json("prog", "show", "id", str(_prog_id(env)))["map_ids"]:
+        if _bpftool_json("map", "show", "id", str(map_id)).get("name") == "sl_opts_map":
+            value = "1" if on else "0"
+            subprocess.run(
+                ["bpftool", "map", "update", "id", str(map_id), "key", "0", "0", "0", "0",
+                 "value", value, "0", "0", "0"],
+                check=True,
+            )  # fmt: skip
+            return
+    raise AssertionError("the attached program has no sl_opts_map")
+
+
 @pytest.fixture
-def xdp_env(env: HostEnv, mode: str) -> HostEnv:
+def xdp_env(env: HostEnv, mode: str) -> Iterator[HostEnv]:
+    """The frontend's XDP program with requests parsed in XDP (off by default)."""
     if mode != "xdp":
         pytest.skip("the XDP program runs in --mode xdp only")
-    return env
+    _set_requests_in_xdp(env, True)
+    try:
+        yield env
+    finally:
+        _set_requests_in_xdp(env, False)
+
+
+def test_requests_go_to_the_socket_by_default(env: HostEnv, mode: str, tmp_path: Path) -> None:
+    """Without --xdp-requests the program hands every request on (xdp/README.md, "Open")."""
+    if mode != "xdp":
+        pytest.skip("the XDP program runs in --mode xdp only")
+    seq = 7000
+    srv = _connect(env, tmp_path, seq)
+    v, _ = _run(env, tmp_path, _frame(env, "PA", seq + 1, srv, b"GET /64 HTTP/1.1\r\n\r\n"))
+    assert v == XDP_REDIRECT
 
 
 @pytest.mark.parametrize(
