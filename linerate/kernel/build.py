@@ -271,6 +271,12 @@ def modinfo_field(ko: Path, name: str) -> str | None:
 
 def build_module(b: Builder) -> Path:
     mod_out = b.out / "slhttpd-module"
+    # Built afresh each time (ccache keeps it a matter of seconds): make's timestamps cannot
+    # be trusted in a cache that several checkouts share. A core source merged at 18:06 is
+    # "older" than its object built at 18:08 from another worktree's copy, and a module linked
+    # from such stale objects failed (undefined symbols) or, worse, loaded the old core.
+    if mod_out.exists():
+        shutil.rmtree(mod_out)
     b.run(
         "building the SLHTTPD module",
         [
