@@ -110,7 +110,16 @@ struct sl_answered {
 	sl_u32 key;		/* connection hash, 0: empty */
 	sl_u32 req_end;		/* client sequence number after the request */
 	sl_u32 resp_end;	/* our sequence number after the response */
+	/*
+	 * 16 bytes, not 12: in --mode xdp the table is a BPF array map that
+	 * both cores use, and a BPF array spaces its values a multiple of 8
+	 * bytes apart (in the mmapped map too). At 12 bytes userspace's entry
+	 * i was not the program's entry i (xdp/README.md).
+	 */
+	sl_u32 pad;
 };
+_Static_assert(sizeof(struct sl_answered) % 8 == 0,
+	       "struct sl_answered: BPF array maps space values by 8 bytes");
 
 struct sl_config {
 	sl_u32 addr;		/* served IPv4 address, host order; 0: any */

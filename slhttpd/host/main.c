@@ -397,7 +397,7 @@ static int serve(const struct opts *o, const struct sl_config *cfg, struct fe_po
 int main(int argc, char **argv)
 {
 	static struct sl_config cfg;
-	/* answered-request filter (PROTOCOL.md): 64 Ki buckets, 768 KiB */
+	/* answered-request filter (PROTOCOL.md): 64 Ki buckets, 1 MiB */
 	static struct sl_answered answered[1 << 16];
 	static struct sl_stats st;
 	static struct fe_stats fs;

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from hostenv import HostEnv
+from rawlink import Conn, RawLink
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
@@ -144,3 +145,42 @@ def test_multi_frame_answer_goes_to_the_socket(xdp_env: HostEnv, tmp_path: Path)
     req = b"GET /64k HTTP/1.1\r\nHost: x\r\n\r\n"
     v, _ = _run(env, tmp_path, _frame(env, "PA", seq + 1, srv, req))
     assert v == XDP_REDIRECT
+
+
+@pytest.mark.parametrize("size", [3000, 10000])
+def test_answered_filter_is_shared_with_userspace(
+    xdp_env: HostEnv, tmp_path: Path, size: int
+) -> None:
+    """The answered-request filter is one map both cores read and write at the same offsets.
+
+    Userspace answers a request whose response is several segments (through the veth: its
+    buffer cannot grow) and notes it in the filter; the XDP program then sees the client's
+    retransmission of the request's last byte (all the server acknowledged but one, as under
+    loss when the final ACK is lost) and the ACK of the whole response. It must find the note:
+    an ACK (dup_req, ack_end), never a parse of the one byte (a 400 response; the cause of the
+    400s under loss with requests parsed in XDP) nor a drop. A mapped BPF array spaces its
+    values 8-byte aligned: struct sl_answered must be a multiple of 8 bytes (xdp/README.md).
+    """
+    env = xdp_env
+    link = RawLink(env)
+    try:
+        conn = Conn(link)
+        conn.handshake()
+        req = f"GET /{size} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        data, _ = conn.fetch(req)
+        assert data.startswith(b"HTTP/1.1 200 ") and len(data) > 1460
+    finally:
+        link.close()
+    end = conn.cseq + len(req)
+    before = env.stats()
+    last = conn.frame("PA", req[-1:], seq=end - 1)
+    v, out = _run(env, tmp_path, last)
+    assert v == XDP_TX, f"verdict {v}"
+    assert bytes(out[TCP].payload) == b"", bytes(out[TCP].payload)[:40]
+    assert str(out[TCP].flags) == "A" and out[TCP].ack == end % 2**32
+    v, out = _run(env, tmp_path, conn.frame("A", seq=end))
+    assert v == XDP_TX, f"verdict {v}"
+    assert str(out[TCP].flags) == "A" and out[TCP].ack == end % 2**32
+    after = env.stats()
+    assert after.get("err_400", 0) == before.get("err_400", 0), (before, after)
+    assert after.get("dup_req", 0) > before.get("dup_req", 0), (before, after)
