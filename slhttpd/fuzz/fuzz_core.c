@@ -49,9 +49,7 @@ static void parse_both(const sl_u8 *d, sl_u32 len)
 	memset(&b, 0x5a, sizeof(b));
 	ra = sl_parse_request(&cfg, d, len, &a);
 	rb = ref_parse_request(&cfg, d, len, &b);
-	if (ra != rb || a.status != b.status || a.head != b.head ||
-	    a.mode != b.mode || a.complete != b.complete ||
-	    a.pipelined != b.pipelined || a.body != b.body)
+	if (!ref_agrees(ra, &a, rb, &b))
 		abort();
 }
 

@@ -238,3 +238,12 @@ headers:
 	}
 	return 0;
 }
+
+/* The parser's result and the reference's: 1 if every field agrees. */
+static inline int ref_agrees(int ra, const struct sl_request *a, int rb,
+			     const struct sl_request *b)
+{
+	return ra == rb && a->status == b->status && a->head == b->head &&
+	       a->mode == b->mode && a->complete == b->complete &&
+	       a->pipelined == b->pipelined && a->body == b->body;
+}
