@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import time
+import urllib.request
 from typing import Any
 
 from linerate.errors import LinerateError
@@ -125,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             board.resume()
             _say("running: Ctrl-C stops it")
-            while board.running:
-                time.sleep(0.5)
+            _wait_running(board, ready_check=args.board != "vexpress")
             if board.proc is not None and board.proc.returncode not in (0, None):
                 raise LinerateError(
                     f"QEMU exited with status {board.proc.returncode}: see {board.log}"
@@ -138,6 +138,39 @@ def run(args: argparse.Namespace) -> int:
         board.cleanup()
     _say("stopped")
     return 0
+
+
+#: How long after the start `linerate vboard` waits for SLHTTPD to answer before saying so.
+READY_WAIT_S = 180.0
+
+
+def _answers(url: str) -> bool:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    try:
+        with direct.open(url, timeout=1.0) as resp:
+            return resp.status == 200 and len(resp.read()) == 64
+    except (OSError, ValueError):
+        return False
+
+
+def _wait_running(board: VirtualBoard, ready_check: bool) -> None:
+    """Until QEMU exits; meanwhile say once when SLHTTPD answers through the management
+    port (the try lines are printed at the start, before the guest has booted)."""
+    t0 = time.monotonic()
+    url = f"http://127.0.0.1:{board.http_port}/64" if ready_check else ""
+    waiting = ready_check
+    while board.running:
+        if waiting:
+            if _answers(url):
+                _say(f"ready:    SLHTTPD answers {url} ({time.monotonic() - t0:.0f} s after start)")
+                waiting = False
+            elif time.monotonic() - t0 > READY_WAIT_S:
+                _say(
+                    f"not answering {url} after {READY_WAIT_S:.0f} s: see the console "
+                    f"({board.pty}) and {board.log}"
+                )
+                waiting = False
+        time.sleep(0.5)
 
 
 def _describe(board: VirtualBoard) -> None:

@@ -56,7 +56,9 @@ def test_cli_runs_and_ctrl_c_stops_qemu(vboard_images):
         assert f"http:     127.0.0.1:{port} -> guest 10.0.2.15:80" in out
         assert f"curl http://127.0.0.1:{port}/1k" in out
         run_dir = re.search(r"logs:\s+(\S+)/qemu.log", out).group(1)
-        time.sleep(2)  # let it run a little (U-Boot is counting down)
+        # the try lines come before the boot; a line says when SLHTTPD answers
+        ready = read_until(proc, r"vboard: ready: .*\n", 120)
+        assert f"SLHTTPD answers http://127.0.0.1:{port}/64" in ready
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
     finally:
