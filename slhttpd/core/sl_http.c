@@ -127,6 +127,23 @@ static sl_u32 sl_size_suffix(sl_u32 v, sl_u8 c)
 	return v > (0x80000000u >> sh) ? 0x80000000u : v << sh;
 }
 
+/*
+ * One byte of a size (the path's or the s= value's): a digit, then a k/m
+ * suffix as the last byte (state suf), anything else leaves the size (bad).
+ */
+static void sl_http_size_char(struct sl_http *h, sl_u8 c, sl_u8 suf, sl_u8 bad)
+{
+	if (sl_is_digit(c)) {
+		h->v = sl_size_digit(h->v, c);
+		h->n = 1;
+	} else if (h->n && sl_is_km(c)) {
+		h->v = sl_size_suffix(h->v, c);
+		h->t = suf;
+	} else {
+		h->t = bad;
+	}
+}
+
 /* The path ends (at '?' or the end of the target): its size, or 404. */
 static void sl_http_path_end(struct sl_http *h)
 {
@@ -176,17 +193,10 @@ static void sl_http_target(struct sl_http *h, sl_u8 c)
 			h->t = SL_T_PATH;
 		break;
 	case SL_T_PATH:
-		if (c == '?') {
+		if (c == '?')
 			sl_http_path_end(h);
-		} else if (sl_is_digit(c)) {
-			h->v = sl_size_digit(h->v, c);
-			h->n = 1;
-		} else if (h->n && sl_is_km(c)) {
-			h->v = sl_size_suffix(h->v, c);
-			h->t = SL_T_PSUF;
-		} else {
-			h->t = SL_T_PBAD;
-		}
+		else
+			sl_http_size_char(h, c, SL_T_PSUF, SL_T_PBAD);
 		break;
 	case SL_T_PSUF:
 	case SL_T_PBAD:
@@ -208,17 +218,10 @@ static void sl_http_target(struct sl_http *h, sl_u8 c)
 		}
 		break;
 	case SL_T_QVAL:
-		if (c == '&') {
+		if (c == '&')
 			sl_http_param_end(h);
-		} else if (sl_is_digit(c)) {
-			h->v = sl_size_digit(h->v, c);
-			h->n = 1;
-		} else if (h->n && sl_is_km(c)) {
-			h->v = sl_size_suffix(h->v, c);
-			h->t = SL_T_QSUF;
-		} else {
-			h->t = SL_T_Q400;
-		}
+		else
+			sl_http_size_char(h, c, SL_T_QSUF, SL_T_Q400);
 		break;
 	case SL_T_QSUF:
 		if (c == '&')
