@@ -115,11 +115,17 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 		return xfail(err, errlen, obj_path, ENOENT, "not the slhttpd XDP program");
 	if (bpf_map_update_elem(x->progs_fd, &key, &x->emit_fd, 0))
 		return xfail(err, errlen, "sl_progs_map", errno, NULL);
-	/* requests in the XDP program: opt-in (xdp/README.md, "Open") */
+	/*
+	 * requests in the XDP program: opt-in (xdp/README.md); the object built
+	 * without the parser (slhttpd_xdp_noparse.o) has no sl_opts_map
+	 */
 	fd = map_fd(x->obj, "sl_opts_map");
 	idx = flags & FE_XDP_REQUESTS ? 1 : 0;
-	if (fd < 0 || bpf_map_update_elem(fd, &key, &idx, 0))
-		return xfail(err, errlen, "sl_opts_map", fd < 0 ? ENOENT : errno, NULL);
+	if (fd < 0 && idx)
+		return xfail(err, errlen, "--xdp-requests", ENOTSUP,
+			     "this XDP object has no request parser (slhttpd_xdp_noparse.o)");
+	if (fd >= 0 && bpf_map_update_elem(fd, &key, &idx, 0))
+		return xfail(err, errlen, "sl_opts_map", errno, NULL);
 	x->answered_len = (size_t)(1u << 16) * sizeof(struct sl_answered);
 	x->answered = mmap(NULL, x->answered_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			   x->answered_fd, 0);
@@ -161,6 +167,26 @@ struct sl_answered *fe_xsk_answered(struct fe_port *p)
 	return p->xsk->answered;
 }
 
+/*
+ * Whether the kernel JIT-compiled a program or its interpreter runs it (a JIT may
+ * refuse a program, or be off: net.core.bpf_jit_enable; xdp/README.md).
+ */
+static void print_runtime(const char *name, int fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	if (info.jited_prog_len)
+		printf("slhttpd-host: %s: %u BPF instructions, JIT-compiled (%u bytes)\n", name,
+		       info.xlated_prog_len / 8, info.jited_prog_len);
+	else
+		printf("slhttpd-host: %s: %u BPF instructions, interpreted (not JIT-compiled)\n",
+		       name, info.xlated_prog_len / 8);
+}
+
 int fe_xsk_start(struct fe_port *p, const struct sl_config *cfg, char *err, size_t errlen)
 {
 	struct fe_xsk *x = p->xsk;
@@ -177,6 +203,8 @@ int fe_xsk_start(struct fe_port *p, const struct sl_config *cfg, char *err, size
 			     "another XDP program is attached (ip link set dev IFACE xdp off)" :
 			     "no native XDP in this driver? try --xdp-generic");
 	x->attached = 1;
+	print_runtime("slhttpd_xdp", x->prog_fd);
+	print_runtime("slhttpd_xdp_emit", x->emit_fd);
 	return 0;
 }
 
