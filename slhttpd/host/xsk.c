@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -60,6 +61,50 @@ static int xfail(char *err, size_t errlen, const char *what, int e, const char *
 	return -1;
 }
 
+/*
+ * libbpf's messages are not printed; the last line of a verifier log is kept:
+ * the kernel's reason when it refuses the program (e.g. on 32-bit ARM, the
+ * full object: "tail_calls are not allowed in non-JITed programs with
+ * bpf-to-bpf calls"; xdp/README.md).
+ */
+static char verifier_reason[160];
+
+static int keep_verifier_reason(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *text, *end, *last;
+	va_list aq;
+	int n;
+
+	if (level != LIBBPF_WARN)
+		return 0;
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	text = n > 0 ? malloc((size_t)n + 1) : NULL;
+	if (!text)
+		return 0;
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	/* the log comes as one message: its last non-empty line before the END marker */
+	end = strstr(text, "-- END PROG LOAD LOG --");
+	if (end && strstr(text, "-- BEGIN PROG LOAD LOG --")) {
+		*end = 0;
+		for (;;) {	/* the statistics lines ("processed N insns", ...) come last */
+			while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+				*--end = 0;
+			last = strrchr(text, '\n');
+			last = last ? last + 1 : text;
+			if (last == text || (strncmp(last, "processed ", 10) &&
+					     strncmp(last, "verification time", 17) &&
+					     strncmp(last, "stack depth", 11)))
+				break;
+			end = last;
+		}
+		snprintf(verifier_reason, sizeof(verifier_reason), "%.159s", last);
+	}
+	free(text);
+	return 0;
+}
+
 static int map_fd(struct bpf_object *obj, const char *name)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
@@ -90,13 +135,17 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 	p->xsk = x;
 	x->ifindex = p->ifindex;
 	x->xdp_flags = flags & FE_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	libbpf_set_print(NULL);
+	libbpf_set_print(keep_verifier_reason);
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {
 		snprintf(log, sizeof(log), "build it: make -C slhttpd out/slhttpd_xdp.o");
 		return xfail(err, errlen, obj_path, errno, log);
 	}
 	r = bpf_object__load(x->obj);
+	if (r && verifier_reason[0]) {
+		snprintf(log, sizeof(log), "the kernel says: %s", verifier_reason);
+		return xfail(err, errlen, "loading the XDP program (verifier)", r, log);
+	}
 	if (r)
 		return xfail(err, errlen, "loading the XDP program (verifier)", r,
 			     "the core no longer verifies for BPF? bpftool -d prog loadall "
