@@ -33,6 +33,8 @@ GUEST_BINARY = "usr/bin/slhttpd-host"
 GUEST_OBJ = "usr/lib/slhttpd/slhttpd_xdp_noparse.o"
 GUEST_OBJ_FULL = "usr/lib/slhttpd/slhttpd_xdp.o"
 OBJECTS = {GUEST_OBJ: "slhttpd_xdp_noparse.o", GUEST_OBJ_FULL: "slhttpd_xdp.o"}
+#: The BPF build's tools (Debian clang, llvm: scripts/apt-packages.txt).
+BPF_TOOLS = ("clang", "llvm-link", "opt", "llc", "llvm-strip")
 
 
 def _sources() -> list[Path]:
@@ -55,9 +57,10 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:
 
 def guest_files() -> dict[str, Path]:
     """Guest path -> built file: the armhf ``slhttpd-host`` and both XDP objects. Empty
-    without the cross compiler (as :func:`linerate.vboard.initramfs.guest_tools`)."""
+    without the cross compiler (as :func:`linerate.vboard.initramfs.guest_tools`) or the BPF
+    build's tools (tests/vboard/test_xdp_guest.py then says so)."""
     cc = shutil.which(CROSS_CC)
-    if cc is None:
+    if cc is None or not all(shutil.which(t) for t in BPF_TOOLS):
         return {}
     trees = [debian.extract(p) for p in LIB_PACKAGES]
     key = InputKey(FORMAT).add("cc", _version(cc)).add("clang", _version("clang"))

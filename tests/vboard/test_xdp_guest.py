@@ -128,6 +128,11 @@ def guest(vboard_images: BoardImages) -> Iterator[XdpGuest]:
         assert cable is not None, "the board has no tap cable"
         cab = Cabled(target, cable, "virtio")
         sh = target.strategy.shell
+        if sh.run(f"test -x /{xdpfront.GUEST_BINARY}")[0] != 0:
+            pytest.fail(
+                f"no /{xdpfront.GUEST_BINARY} in the initramfs: it needs "
+                f"{xdpfront.CROSS_CC} and {', '.join(xdpfront.BPF_TOOLS)} (scripts/deps.sh)"
+            )
         # SLHTTPD's module off the test port: XDP and ndiv exclude each other on a device.
         sh.check("echo eth0 > /sys/module/slhttpd/parameters/ifaces")
         assert TEST_IF not in sh.check("cat /sys/kernel/slhttpd/attached").split()
