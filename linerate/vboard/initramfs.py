@@ -1,5 +1,6 @@
 """The virtual board's initramfs: busybox, fw_printenv/fw_setenv, board/virt/rootfs, modules,
-and the small C tools of board/virt/tools (static armhf, in /usr/bin).
+the small C tools of board/virt/tools (static armhf, in /usr/bin) and SLHTTPD's XDP frontend
+(:mod:`linerate.vboard.xdpfront`).
 
 Built as a reproducible cpio "newc" archive, gzip-compressed, cached by a key
 over every input (busybox binary, rootfs files, modules, format version).
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from linerate import ROOT
 from linerate.errors import LinerateError
-from linerate.vboard import cpio, debian
+from linerate.vboard import cpio, debian, xdpfront
 from linerate.vboard.cache import InputKey, cached_file
 from linerate.vboard.guest_kernel import KernelImage
 
@@ -113,7 +114,7 @@ def guest_tools(sources: Path = TOOLS) -> dict[str, Path]:
 def build_initramfs(kernel: KernelImage, rootfs: Path = ROOTFS) -> tuple[Path, bool]:
     """Return ``(path of initramfs.cpio.gz, was_cached)``."""
     busybox = debian.busybox()
-    tools = debian.ubootenv_tools() | guest_tools()
+    tools = debian.ubootenv_tools() | guest_tools() | xdpfront.guest_files()
     key = InputKey(FORMAT).add_file("busybox", busybox)
     for rel, path in sorted(tools.items()):
         key.add_file(f"tool/{rel}", path)

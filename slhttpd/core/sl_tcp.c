@@ -300,6 +300,15 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	sl_u8 mode;
 	sl_u32 p0, cur;
 	int retrans;
+#ifdef SL_BPF_NO_PARSER
+	/*
+	 * The BPF build without the request parser (out/slhttpd_xdp_noparse.o,
+	 * for kernels whose BPF JIT has no bpf-to-bpf calls, such as 32-bit
+	 * ARM: the parser's bpf_loop() callback cannot load there): requests
+	 * are userspace's (xdp/README.md, "On the virtual board").
+	 */
+	return SL_USER;
+#endif
 #ifdef SL_BPF
 	/*
 	 * The verifier reaches this point with many different known states;

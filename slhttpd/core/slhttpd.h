@@ -135,7 +135,17 @@ struct sl_config {
 	sl_u32 rst_limit;	/* RSTs per second to frames without a valid
 				 * cookie or echo (blind frames); 0: none */
 	sl_u8 ports[8192];	/* bitmap of served TCP ports */
-	struct sl_answered *answered;	/* NULL, or answered_mask + 1 entries */
+	/*
+	 * NULL, or answered_mask + 1 entries. In a union with a u64: in
+	 * --mode xdp this struct is a BPF map value that the XDP program
+	 * (8-byte pointers) and slhttpd-host (4-byte pointers on armhf, the
+	 * virtual board) share byte for byte; the BPF build only tests it
+	 * against 0 (the pointer is in the low half, the high half is 0).
+	 */
+	union {
+		struct sl_answered *answered;
+		sl_u64 answered_u64;
+	};
 	sl_u32 answered_mask;		/* a power of two less one */
 	/* Derived by sl_config_finish(), per segment size class: */
 	sl_u16 cls_mss[SL_CLASSES];	/* MSS the class stands for */
@@ -146,6 +156,14 @@ struct sl_config {
 	sl_u8 cls_tfin_cl[SL_CLASSES];	/* after our FIN, close mode */
 	sl_u32 cls_recip[SL_CLASSES];	/* ceil(2^32 / segment size) */
 };
+
+/*
+ * The same layout for 4- and 8-byte pointers: the union is 8 bytes and, at an
+ * offset that is a multiple of 8, no ABI pads it differently (i386, which
+ * aligns a u64 to 4, would place it elsewhere than BPF does).
+ */
+_Static_assert(__builtin_offsetof(struct sl_config, answered) % 8 == 0,
+	       "struct sl_config: the XDP program and slhttpd-host share its layout");
 
 /* Counters; names in sl_counter_name(). */
 enum sl_counter {

@@ -69,7 +69,9 @@ static void usage(FILE *out)
 		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n"
 		"  --mode MODE         afpacket (default) or xdp: the core in an XDP program,\n"
 		"                      multi-frame answers through an AF_XDP socket (xdp/README.md)\n"
-		"  --xdp-obj FILE      the XDP program (default: slhttpd_xdp.o beside this binary)\n"
+		"  --xdp-obj FILE      the XDP program (default: slhttpd_xdp.o beside this binary;\n"
+		"                      slhttpd_xdp_noparse.o where the JIT has no bpf-to-bpf\n"
+		"                      calls, e.g. 32-bit ARM)\n"
 		"  --xdp-generic       attach in generic (skb) mode: any driver, slower\n"
 		"  --xdp-requests      parse requests in the XDP program too, XDP_TX their\n"
 		"                      one-frame answers (experimental: xdp/README.md)\n",

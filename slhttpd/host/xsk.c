@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -60,6 +61,50 @@ static int xfail(char *err, size_t errlen, const char *what, int e, const char *
 	return -1;
 }
 
+/*
+ * libbpf's messages are not printed; the last line of a verifier log is kept:
+ * the kernel's reason when it refuses the program (e.g. on 32-bit ARM, the
+ * full object: "tail_calls are not allowed in non-JITed programs with
+ * bpf-to-bpf calls"; xdp/README.md).
+ */
+static char verifier_reason[160];
+
+static int keep_verifier_reason(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *text, *end, *last;
+	va_list aq;
+	int n;
+
+	if (level != LIBBPF_WARN)
+		return 0;
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	text = n > 0 ? malloc((size_t)n + 1) : NULL;
+	if (!text)
+		return 0;
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	/* the log comes as one message: its last non-empty line before the END marker */
+	end = strstr(text, "-- END PROG LOAD LOG --");
+	if (end && strstr(text, "-- BEGIN PROG LOAD LOG --")) {
+		*end = 0;
+		for (;;) {	/* the statistics lines ("processed N insns", ...) come last */
+			while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+				*--end = 0;
+			last = strrchr(text, '\n');
+			last = last ? last + 1 : text;
+			if (last == text || (strncmp(last, "processed ", 10) &&
+					     strncmp(last, "verification time", 17) &&
+					     strncmp(last, "stack depth", 11)))
+				break;
+			end = last;
+		}
+		snprintf(verifier_reason, sizeof(verifier_reason), "%.159s", last);
+	}
+	free(text);
+	return 0;
+}
+
 static int map_fd(struct bpf_object *obj, const char *name)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
@@ -90,13 +135,17 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 	p->xsk = x;
 	x->ifindex = p->ifindex;
 	x->xdp_flags = flags & FE_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	libbpf_set_print(NULL);
+	libbpf_set_print(keep_verifier_reason);
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {
 		snprintf(log, sizeof(log), "build it: make -C slhttpd out/slhttpd_xdp.o");
 		return xfail(err, errlen, obj_path, errno, log);
 	}
 	r = bpf_object__load(x->obj);
+	if (r && verifier_reason[0]) {
+		snprintf(log, sizeof(log), "the kernel says: %s", verifier_reason);
+		return xfail(err, errlen, "loading the XDP program (verifier)", r, log);
+	}
 	if (r)
 		return xfail(err, errlen, "loading the XDP program (verifier)", r,
 			     "the core no longer verifies for BPF? bpftool -d prog loadall "
@@ -115,11 +164,17 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 		return xfail(err, errlen, obj_path, ENOENT, "not the slhttpd XDP program");
 	if (bpf_map_update_elem(x->progs_fd, &key, &x->emit_fd, 0))
 		return xfail(err, errlen, "sl_progs_map", errno, NULL);
-	/* requests in the XDP program: opt-in (xdp/README.md, "Open") */
+	/*
+	 * requests in the XDP program: opt-in (xdp/README.md); the object built
+	 * without the parser (slhttpd_xdp_noparse.o) has no sl_opts_map
+	 */
 	fd = map_fd(x->obj, "sl_opts_map");
 	idx = flags & FE_XDP_REQUESTS ? 1 : 0;
-	if (fd < 0 || bpf_map_update_elem(fd, &key, &idx, 0))
-		return xfail(err, errlen, "sl_opts_map", fd < 0 ? ENOENT : errno, NULL);
+	if (fd < 0 && idx)
+		return xfail(err, errlen, "--xdp-requests", ENOTSUP,
+			     "this XDP object has no request parser (slhttpd_xdp_noparse.o)");
+	if (fd >= 0 && bpf_map_update_elem(fd, &key, &idx, 0))
+		return xfail(err, errlen, "sl_opts_map", errno, NULL);
 	x->answered_len = (size_t)(1u << 16) * sizeof(struct sl_answered);
 	x->answered = mmap(NULL, x->answered_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			   x->answered_fd, 0);
@@ -161,6 +216,26 @@ struct sl_answered *fe_xsk_answered(struct fe_port *p)
 	return p->xsk->answered;
 }
 
+/*
+ * Whether the kernel JIT-compiled a program or its interpreter runs it (a JIT may
+ * refuse a program, or be off: net.core.bpf_jit_enable; xdp/README.md).
+ */
+static void print_runtime(const char *name, int fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	if (info.jited_prog_len)
+		printf("slhttpd-host: %s: %u BPF instructions, JIT-compiled (%u bytes)\n", name,
+		       info.xlated_prog_len / 8, info.jited_prog_len);
+	else
+		printf("slhttpd-host: %s: %u BPF instructions, interpreted (not JIT-compiled)\n",
+		       name, info.xlated_prog_len / 8);
+}
+
 int fe_xsk_start(struct fe_port *p, const struct sl_config *cfg, char *err, size_t errlen)
 {
 	struct fe_xsk *x = p->xsk;
@@ -177,6 +252,8 @@ int fe_xsk_start(struct fe_port *p, const struct sl_config *cfg, char *err, size
 			     "another XDP program is attached (ip link set dev IFACE xdp off)" :
 			     "no native XDP in this driver? try --xdp-generic");
 	x->attached = 1;
+	print_runtime("slhttpd_xdp", x->prog_fd);
+	print_runtime("slhttpd_xdp_emit", x->emit_fd);
 	return 0;
 }
 

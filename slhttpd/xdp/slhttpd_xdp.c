@@ -43,13 +43,19 @@ struct {
 	__type(value, struct sl_scratch);
 } sl_scratch_map SEC(".maps");
 
-/* Options: [0] != 0: parse requests here (--xdp-requests), else hand them on. */
+#ifndef SL_BPF_NO_PARSER
+/*
+ * Options: [0] != 0: parse requests here (--xdp-requests), else hand them on.
+ * Not in the build without the parser (slhttpd_xdp_noparse.o): slhttpd-host
+ * refuses --xdp-requests when the object has no sl_opts_map.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u32);
 } sl_opts_map SEC(".maps");
+#endif
 
 /* Counters of frames answered here (XDP_TX, DROP, PASS), per CPU. */
 struct {
@@ -154,7 +160,10 @@ static __always_inline void sl_account(struct sl_scratch *s, struct sl_stats *to
 static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
 						 const __u8 *f, __u32 len)
 {
-	__u32 ihl, tot, thl, zero = 0, *opt;
+	__u32 ihl, tot, thl;
+#ifndef SL_BPF_NO_PARSER
+	__u32 zero = 0, *opt;
+#endif
 
 	if (len >= SL_FRAME_MAX || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
 		return 0;
@@ -165,6 +174,9 @@ static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
 	thl = (f[(14 + ihl + 12) & 2047] >> 4) * 4u;
 	if (tot <= ihl + thl)
 		return 0;			/* no payload */
+#ifdef SL_BPF_NO_PARSER
+	return 1;				/* no parser here */
+#else
 	opt = bpf_map_lookup_elem(&sl_opts_map, &zero);
 	if (!opt || !*opt)
 		return 1;			/* requests are userspace's */
@@ -172,6 +184,7 @@ static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
 		return 1;
 	bpf_xdp_adjust_tail(ctx, (int)len - SL_FRAME_MAX);
 	return 0;
+#endif
 }
 
 SEC("xdp")

@@ -63,8 +63,15 @@ def test_virt_config(virt: dict[str, Any]):
         "CONFIG_MODULES",
         "CONFIG_MODULE_UNLOAD",
         "CONFIG_COMPAT_32BIT_TIME",
+        # The XDP frontend in the guest (slhttpd/xdp/README.md "On the virtual board"):
+        # AF_XDP, the ARM32 JIT, bpf_probe_read_kernel() (BPF_EVENTS).
+        "CONFIG_XDP_SOCKETS",
+        "CONFIG_BPF_JIT",
+        "CONFIG_BPF_EVENTS",
     ):
         assert cfg.get(name) == "y", f"{name} is {cfg.get(name, 'not set')}"
+    # What the JIT refuses (the interpreter) must still run: never JIT-only.
+    assert "CONFIG_BPF_JIT_ALWAYS_ON" not in cfg
     assert "CONFIG_ARM_LPAE" not in cfg, "the virt kernel must be non-LPAE (Armada 370 has none)"
     assert "CONFIG_CPU_V7M" not in cfg, "an ARMv7-M kernel: CONFIG_MMU got lost"
 

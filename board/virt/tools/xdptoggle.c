@@ -7,6 +7,14 @@
  *
  *   xdptoggle attach IFACE    load the program, attach it (IFLA_XDP)
  *   xdptoggle detach IFACE    detach whatever generic XDP program is there
+ *   xdptoggle room IFACE N    attach, in native (driver) mode, a program that
+ *                             grows every frame shorter than N bytes to N
+ *                             bytes and back with
+ *                             bpf_xdp_adjust_tail(): XDP_PASS if it could,
+ *                             XDP_DROP if not (so a ping through IFACE
+ *                             answers iff the driver's buffers have room
+ *                             for N bytes; slhttpd/xdp/README.md)
+ *   xdptoggle detach-native IFACE
  *
  * Prints "ok" or "error <errno> <strerror>[: <netlink extack message>]" and
  * exits 0 or 1.
@@ -22,6 +30,7 @@
 #include <net/if.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -40,26 +49,67 @@ static int fail(int err, const char *msg)
 	return 1;
 }
 
-static int load_pass(void)
+#define MOV_K(d, k)	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = (d), .imm = (k) }
+#define MOV_X(d, s)	{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = (d), .src_reg = (s) }
+#define SUB_X(d, s)	{ .code = BPF_ALU64 | BPF_SUB | BPF_X, .dst_reg = (d), .src_reg = (s) }
+#define CALL(f)		{ .code = BPF_JMP | BPF_CALL, .imm = (f) }
+#define EXIT		{ .code = BPF_JMP | BPF_EXIT }
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int load(const struct bpf_insn *insns, unsigned int n)
 {
-	static const struct bpf_insn insns[] = {
-		/* r0 = XDP_PASS; exit */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
-		  .imm = XDP_PASS },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
 	static char log[4096];
 	union bpf_attr attr;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_type = BPF_PROG_TYPE_XDP;
-	attr.insn_cnt = sizeof(insns) / sizeof(insns[0]);
+	attr.insn_cnt = n;
 	attr.insns = (uint64_t)(uintptr_t)insns;
 	attr.license = (uint64_t)(uintptr_t)"GPL";
 	attr.log_buf = (uint64_t)(uintptr_t)log;
 	attr.log_size = sizeof(log);
 	attr.log_level = 1;
 	return syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+static int load_pass(void)
+{
+	static const struct bpf_insn insns[] = {
+		MOV_K(BPF_REG_0, XDP_PASS),
+		EXIT,
+	};
+
+	return load(insns, ARRAY_SIZE(insns));
+}
+
+/*
+ * Grow the frame to n bytes (if shorter) and back: XDP_PASS if the driver had
+ * room, else XDP_DROP.
+ */
+static int load_room(int n)
+{
+	const struct bpf_insn insns[] = {
+		MOV_X(BPF_REG_6, BPF_REG_1),
+		CALL(BPF_FUNC_xdp_get_buff_len),
+		MOV_K(BPF_REG_7, n),
+		SUB_X(BPF_REG_7, BPF_REG_0),		/* r7 = n - len, */
+		{ .code = BPF_JMP | BPF_JSGT | BPF_K, .dst_reg = BPF_REG_7, .off = 1 },
+		MOV_K(BPF_REG_7, 0),			/* at least 0 */
+		MOV_X(BPF_REG_1, BPF_REG_6),
+		MOV_X(BPF_REG_2, BPF_REG_7),
+		CALL(BPF_FUNC_xdp_adjust_tail),
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_0, .off = 6 },
+		MOV_X(BPF_REG_1, BPF_REG_6),
+		MOV_K(BPF_REG_2, 0),
+		SUB_X(BPF_REG_2, BPF_REG_7),		/* back: len - n */
+		CALL(BPF_FUNC_xdp_adjust_tail),
+		MOV_K(BPF_REG_0, XDP_PASS),
+		EXIT,
+		MOV_K(BPF_REG_0, XDP_DROP),		/* no room */
+		EXIT,
+	};
+
+	return load(insns, ARRAY_SIZE(insns));
 }
 
 struct req {
@@ -80,10 +130,9 @@ static void put_attr(struct nlmsghdr *nh, unsigned short type,
 	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + NLA_ALIGN(a->nla_len);
 }
 
-/* Set IFLA_XDP { FD = fd, FLAGS = generic } on ifindex; 0 or -errno. */
-static int set_xdp(int ifindex, int fd, char *msg, size_t msglen)
+/* Set IFLA_XDP { FD = fd, FLAGS = flags } on ifindex; 0 or -errno. */
+static int set_xdp(int ifindex, int fd, uint32_t flags, char *msg, size_t msglen)
 {
-	uint32_t flags = XDP_FLAGS_SKB_MODE;
 	struct nlattr *nest;
 	char buf[8192];
 	struct req r;
@@ -144,22 +193,28 @@ static int set_xdp(int ifindex, int fd, char *msg, size_t msglen)
 
 int main(int argc, char **argv)
 {
+	uint32_t flags = XDP_FLAGS_SKB_MODE;
 	char msg[256] = "";
 	int ifindex, fd = -1, err;
+	int room = argc == 4 && !strcmp(argv[1], "room");
 
-	if (argc != 3 || (strcmp(argv[1], "attach") && strcmp(argv[1], "detach"))) {
-		fprintf(stderr, "usage: xdptoggle attach|detach IFACE\n");
+	if (!room && (argc != 3 || (strcmp(argv[1], "attach") && strcmp(argv[1], "detach") &&
+				    strcmp(argv[1], "detach-native")))) {
+		fprintf(stderr, "usage: xdptoggle attach|detach|detach-native IFACE\n"
+				"       xdptoggle room IFACE BYTES\n");
 		return 2;
 	}
 	ifindex = if_nametoindex(argv[2]);
 	if (!ifindex)
 		return fail(errno, "no such interface");
-	if (!strcmp(argv[1], "attach")) {
-		fd = load_pass();
+	if (room || !strcmp(argv[1], "detach-native"))
+		flags = XDP_FLAGS_DRV_MODE;
+	if (!strcmp(argv[1], "attach") || room) {
+		fd = room ? load_room(atoi(argv[3])) : load_pass();
 		if (fd < 0)
 			return fail(errno, "BPF_PROG_LOAD");
 	}
-	err = set_xdp(ifindex, fd, msg, sizeof(msg));
+	err = set_xdp(ifindex, fd, flags, msg, sizeof(msg));
 	if (err)
 		return fail(-err, msg);
 	printf("ok\n");
