@@ -265,11 +265,12 @@ def main() -> int:
                 after = ndiv_eth1(target)
         diff = {k: after[k] - before[k] for k in after if k != "tx_lock_ns_max"}
         print("ndiv eth1 during the flood: " + " ".join(f"{k}={v}" for k, v in diff.items()))
-        print(
-            f"reply frames: {diff['tx_frames']} to the driver, {diff['tx_qdisc']} through "
-            f"the qdisc (queue stopped by BQL or the driver), {diff['tx_qdisc_drop']} "
-            f"dropped on the way to it"
-        )
+        if "tx_qdisc" in diff:  # kernels before the qdisc path: tx_bql instead
+            print(
+                f"reply frames: {diff['tx_frames']} to the driver, {diff['tx_qdisc']} through "
+                f"the qdisc (queue stopped by BQL or the driver), {diff['tx_qdisc_drop']} "
+                f"dropped on the way to it"
+            )
         locks = max(diff["tx_locks"], 1)
         buckets = hold_buckets(diff)
         print(
