@@ -6,7 +6,9 @@ While a flood of handshaken HTTP requests (64-byte requests, SYN -> SYN-ACK -> G
 is answered by SLHTTPD through ndiv on eth1, the host pings the guest kernel's own
 address on eth1 (10.0.3.15: the stack answers, through the qdisc, on the same TX
 queue). Prints ping delivery and RTT percentiles (alone, then under the flood), the
-requests answered, ndiv's counters by reason and its TX lock hold times
+requests answered, ndiv's counters by reason (reply frames to the driver, through the
+qdisc while BQL or the driver had stopped the queue, dropped on the way to it, lost), and
+its TX lock hold times
 (/proc/net/ndiv: tx_locks, tx_lock_slow = holds over 50 us, tx_lock_ns_max, and the
 log2 histogram tx_lock_lt2us ... tx_lock_ge8192us, from which the p50/p99 holds are
 given as the bucket that holds them).
@@ -263,6 +265,12 @@ def main() -> int:
                 after = ndiv_eth1(target)
         diff = {k: after[k] - before[k] for k in after if k != "tx_lock_ns_max"}
         print("ndiv eth1 during the flood: " + " ".join(f"{k}={v}" for k, v in diff.items()))
+        if "tx_qdisc" in diff:  # kernels before the qdisc path: tx_bql instead
+            print(
+                f"reply frames: {diff['tx_frames']} to the driver, {diff['tx_qdisc']} through "
+                f"the qdisc (queue stopped by BQL or the driver), {diff['tx_qdisc_drop']} "
+                f"dropped on the way to it"
+            )
         locks = max(diff["tx_locks"], 1)
         buckets = hold_buckets(diff)
         print(
