@@ -43,6 +43,7 @@ enum fe_q_counter {
 
 struct fe_stats {
 	uint64_t c[FE_MAX];
+	int xdp_requests;	/* the XDP program's SL_XDP_REQ_* now; -1: none */
 	unsigned int nq;	/* queues with counters in q (0: AF_PACKET) */
 	uint64_t q[FE_XSK_QUEUES_MAX][FE_Q_MAX];
 };
@@ -90,7 +91,8 @@ unsigned int fe_poll_fds(struct fe_port *p, struct pollfd *pfd, unsigned int max
 
 /* xsk.c: --mode xdp (afpacket.c's functions call these when p->xsk is set) */
 #define FE_XDP_GENERIC	1	/* --xdp-generic: attach in skb mode */
-#define FE_XDP_REQUESTS	2	/* --xdp-requests: requests parsed in the XDP program */
+#define FE_XDP_REQUESTS	2	/* --xdp-requests=on: requests parsed in the XDP program */
+#define FE_XDP_NO_REQUESTS 4	/* --xdp-requests=off (neither: auto, xdp/README.md) */
 /* nq: sockets on queues 0..nq-1; 0: one on every RX queue of the interface */
 int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path,
 		     int flags, unsigned int nq, char *err, size_t errlen);
@@ -107,7 +109,7 @@ uint8_t *fe_xsk_tx_slot(struct fe_port *p, struct fe_stats *fs);
 void fe_xsk_tx_commit(struct fe_port *p, uint32_t len, struct fe_stats *fs);
 void fe_xsk_tx_flush(struct fe_port *p, struct fe_stats *fs);
 uint64_t fe_xsk_ring_drops(struct fe_port *p);
-/* Fill in fs's per-queue counters. */
+/* Fill in fs's per-queue counters and xdp_requests. */
 void fe_xsk_queue_stats(struct fe_port *p, struct fe_stats *fs);
 unsigned int fe_xsk_poll_fds(struct fe_port *p, struct pollfd *pfd, unsigned int max);
 /* Add the XDP program's counters (frames it answered itself) to sum. */

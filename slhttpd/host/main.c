@@ -8,7 +8,7 @@
  *                [--max-body N] [--default-body N] [--window N] [--fast-close]
  *                [--no-arp] [--no-icmp] [--rst-limit N] [--stats-json FILE]
  *                [--allow-local-addr] [--mode afpacket|xdp] [--xdp-obj FILE]
- *                [--xdp-generic] [--xdp-requests] [--queues N]
+ *                [--xdp-generic] [--xdp-requests[=on|auto|off]] [--queues N]
  *
  * Counters are printed on SIGINT/SIGTERM (then it exits) and on SIGUSR1; with
  * --stats-json they are also written to FILE at start, on SIGUSR1 and at exit.
@@ -74,8 +74,11 @@ static void usage(FILE *out)
 		"                      slhttpd_xdp_noparse.o where the JIT has no bpf-to-bpf\n"
 		"                      calls, e.g. 32-bit ARM)\n"
 		"  --xdp-generic       attach in generic (skb) mode: any driver, slower\n"
-		"  --xdp-requests      parse requests in the XDP program too, XDP_TX their\n"
-		"                      one-frame answers (experimental: xdp/README.md)\n"
+		"  --xdp-requests[=on|auto|off]\n"
+		"                      parse requests in the XDP program too, XDP_TX their\n"
+		"                      one-frame answers: on (no argument), off, or auto (the\n"
+		"                      default: on until the driver has no room to grow a\n"
+		"                      frame, e.g. a veth, then off; xdp/README.md)\n"
 		"  --queues N          xdp: AF_XDP sockets on RX queues 0..N-1 only (default: one\n"
 		"                      on every RX queue of the interface, at most %u; frames\n"
 		"                      handed on from other queues are dropped)\n",
@@ -192,7 +195,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "mode", required_argument, NULL, 'M' },
 		{ "xdp-obj", required_argument, NULL, 'X' },
 		{ "xdp-generic", no_argument, NULL, 'G' },
-		{ "xdp-requests", no_argument, NULL, 'Q' },
+		{ "xdp-requests", optional_argument, NULL, 'Q' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -201,7 +204,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .ports = "80", .max_body = SL_BODY_LIMIT, .def_body = 1024,
 			    .window = 65535, .rst_limit = SL_RST_LIMIT_DEFAULT,
-			    .arp = 1, .icmp = 1 };
+			    .arp = 1, .icmp = 1, .xdp_requests = SL_XDP_REQ_AUTO };
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -263,7 +266,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->xdp_generic = 1;
 			break;
 		case 'Q':
-			o->xdp_requests = 1;
+			if (!optarg || !strcmp(optarg, "on")) {
+				o->xdp_requests = SL_XDP_REQ_ON;
+			} else if (!strcmp(optarg, "off")) {
+				o->xdp_requests = SL_XDP_REQ_OFF;
+			} else if (!strcmp(optarg, "auto")) {
+				o->xdp_requests = SL_XDP_REQ_AUTO;
+			} else {
+				fprintf(stderr, "slhttpd-host: --xdp-requests='%s': on, auto or off\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'q':
 			if (parse_u32("--queues", optarg, 1, FE_XSK_QUEUES_MAX, &o->queues))
@@ -317,7 +330,9 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 	}
 	if (o->xdp ? fe_port_open_xdp(port, o->iface, o->xdp_obj,
 				      (o->xdp_generic ? FE_XDP_GENERIC : 0) |
-				      (o->xdp_requests ? FE_XDP_REQUESTS : 0), o->queues,
+				      (o->xdp_requests == SL_XDP_REQ_ON ? FE_XDP_REQUESTS : 0) |
+				      (o->xdp_requests == SL_XDP_REQ_OFF ? FE_XDP_NO_REQUESTS : 0),
+				      o->queues,
 				      err, sizeof(err)) < 0 :
 		     fe_port_open(port, o->iface, err, sizeof(err)) < 0) {
 		fprintf(stderr, "slhttpd-host: %s\n", err);

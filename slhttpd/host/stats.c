@@ -52,7 +52,9 @@ void fe_stats_print(FILE *out, const struct sl_stats *st, const struct fe_stats 
 	for (unsigned int i = 0; i < FE_MAX; i++)
 		fprintf(out, "  %-20s %llu\n", fe_counter_name((enum fe_counter)i),
 			(unsigned long long)fs->c[i]);
-	/* --mode xdp: the AF_XDP socket of each RX queue */
+	/* --mode xdp: requests parsed in XDP now (SL_XDP_REQ_*), the socket of each RX queue */
+	if (fs->nq && fs->xdp_requests >= 0)
+		fprintf(out, "  %-20s %d\n", "xdp_requests", fs->xdp_requests);
 	for (unsigned int q = 0; q < fs->nq && q < FE_XSK_QUEUES_MAX; q++) {
 		char name[32];
 
@@ -87,6 +89,8 @@ int fe_stats_json(const char *path, const struct sl_stats *st, const struct fe_s
 	for (unsigned int i = 0; i < FE_MAX; i++)
 		fprintf(f, "%s\n    \"%s\": %llu", i ? "," : "",
 			fe_counter_name((enum fe_counter)i), (unsigned long long)fs->c[i]);
+	if (fs->nq && fs->xdp_requests >= 0)
+		fprintf(f, ",\n    \"xdp_requests\": %d", fs->xdp_requests);
 	for (unsigned int q = 0; q < fs->nq && q < FE_XSK_QUEUES_MAX; q++)
 		for (unsigned int i = 0; i < FE_Q_MAX; i++)
 			fprintf(f, ",\n    \"q%u_%s\": %llu", q,

@@ -58,7 +58,7 @@ struct fe_xq {
 
 struct fe_xsk {
 	struct bpf_object *obj;
-	int prog_fd, emit_fd, cfg_fd, stats_fd, xsks_fd, progs_fd, answered_fd;
+	int prog_fd, emit_fd, cfg_fd, stats_fd, xsks_fd, progs_fd, answered_fd, opts_fd;
 	unsigned int ifindex;
 	uint32_t xdp_flags;
 	int attached;
@@ -265,12 +265,15 @@ int fe_xsk_open(struct fe_port *p, const char *ifname, const char *obj_path, int
 	if (bpf_map_update_elem(x->progs_fd, &key, &x->emit_fd, 0))
 		return xfail(err, errlen, "sl_progs_map", errno, NULL);
 	/*
-	 * requests in the XDP program: opt-in (xdp/README.md); the object built
-	 * without the parser (slhttpd_xdp_noparse.o) has no sl_opts_map
+	 * requests in the XDP program: auto unless --xdp-requests says (xdp/README.md);
+	 * the object built without the parser (slhttpd_xdp_noparse.o) has no sl_opts_map:
+	 * requests go to the socket there, and --xdp-requests=on is refused
 	 */
 	fd = map_fd(x->obj, "sl_opts_map");
-	idx = flags & FE_XDP_REQUESTS ? 1 : 0;
-	if (fd < 0 && idx)
+	x->opts_fd = fd;
+	idx = flags & FE_XDP_REQUESTS ? SL_XDP_REQ_ON :
+	      flags & FE_XDP_NO_REQUESTS ? SL_XDP_REQ_OFF : SL_XDP_REQ_AUTO;
+	if (fd < 0 && idx == SL_XDP_REQ_ON)
 		return xfail(err, errlen, "--xdp-requests", ENOTSUP,
 			     "this XDP object has no request parser (slhttpd_xdp_noparse.o)");
 	if (fd >= 0 && bpf_map_update_elem(fd, &key, &idx, 0))
@@ -492,6 +495,11 @@ void fe_xsk_queue_stats(struct fe_port *p, struct fe_stats *fs)
 {
 	struct fe_xsk *x = p->xsk;
 
+	uint32_t key = 0, v;
+
+	fs->xdp_requests = -1;
+	if (x->opts_fd >= 0 && bpf_map_lookup_elem(x->opts_fd, &key, &v) == 0)
+		fs->xdp_requests = (int)v;
 	fs->nq = x->nq;
 	for (unsigned int qi = 0; qi < x->nq; qi++) {
 		fs->q[qi][FE_Q_RX_FRAMES] = x->q[qi].rx_frames;

@@ -74,6 +74,7 @@ def test_without_privileges() -> None:
         (["--iface", "nosuchif0"], "no such interface"),
         (["--queues", "2"], "--queues is for --mode xdp"),
         (["--mode", "xdp", "--queues", "0"], "--queues: '0' is not a number in 1..64"),
+        (["--mode", "xdp", "--xdp-requests=maybe"], "on, auto or off"),
     ],
 )
 def test_binary_errors(args: list[str], hint: str) -> None:
