@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(slhttpd/xdp/README.md)",
     )
     p.add_argument(
+        "--queues",
+        type=int,
+        help="xdp: AF_XDP sockets on RX queues 0..N-1 only (default: every RX queue of the "
+        "interface); with --demo, also the veth's number of queues",
+    )
+    p.add_argument(
         "--demo",
         action="store_true",
         help="create namespaces lr-server/lr-client + veth and serve 10.77.0.1 there",
@@ -60,6 +66,12 @@ def _extra_args(args: argparse.Namespace) -> list[str]:
         extra += ["--max-body", str(args.max_body)]
     if args.fast_close:
         extra.append("--fast-close")
+    if args.queues is not None:
+        if args.mode != "xdp":
+            raise UsageError("--queues is for --mode xdp (AF_PACKET sees every queue)")
+        if args.queues < 1:
+            raise UsageError(f"--queues {args.queues}: at least 1")
+        extra += ["--queues", str(args.queues)]
     return extra
 
 
@@ -116,13 +128,14 @@ def serve_iface(args: argparse.Namespace) -> int:
         )
     if not (Path("/sys/class/net", args.iface) / "address").read_text().strip():
         raise LinerateError(f"'{args.iface}' has no MAC address: an Ethernet interface is needed")
+    extra = _extra_args(args)
     build(args.asan, xdp=args.mode == "xdp")
     fe = Frontend(
         iface=args.iface,
         addr=addr,
         ports=args.ports,
         asan=args.asan,
-        extra=_extra_args(args),
+        extra=extra,
         mode=args.mode,
     )
     fe.start()
@@ -137,9 +150,10 @@ def serve_demo(args: argparse.Namespace) -> int:
             "the demo creates network namespaces and a raw socket: it needs CAP_NET_ADMIN, "
             "CAP_SYS_ADMIN and CAP_NET_RAW; run as root (sudo make run)"
         )
+    extra = _extra_args(args)
     build(args.asan, xdp=args.mode == "xdp")
     topo = netns.Topology(prefix=args.prefix)
-    netns.create(topo)
+    netns.create(topo, queues=args.queues or 1)
     try:
         if args.mode == "xdp":
             netns.attach_xdp_pass(topo, XDP_PASS_OBJ)
@@ -149,7 +163,7 @@ def serve_demo(args: argparse.Namespace) -> int:
             ports=args.ports,
             netns=topo.server_ns,
             asan=args.asan,
-            extra=_extra_args(args),
+            extra=extra,
             mode=args.mode,
         )
         fe.start()

@@ -114,8 +114,16 @@ def destroy(topo: Topology) -> None:
         raise LinerateError(f"could not delete network namespaces {left}: `ip netns del NAME`")
 
 
-def create(topo: Topology, mtu: int = 1500) -> None:
-    """Create the topology from scratch, removing a stale one of the same name first."""
+def create(topo: Topology, mtu: int = 1500, queues: int = 1) -> None:
+    """Create the topology from scratch, removing a stale one of the same name first.
+
+    ``queues``: TX and RX queues of each veth end. A veth delivers a frame on the peer's RX
+    queue with the index of the TX queue it was sent on (the sender's XPS, else the flow's
+    hash): with several queues, the client's connections spread over the server's RX queues
+    as on a NIC with RSS.
+    """
+    if queues < 1:
+        raise LinerateError(f"queues {queues}: at least 1")
     require_tools("ip", "ethtool")
     if not has_capabilities(CAP_NET_ADMIN, CAP_SYS_ADMIN):
         raise LinerateError(
@@ -129,9 +137,11 @@ def create(topo: Topology, mtu: int = 1500) -> None:
         run(
             [
                 "ip", "link", "add", "name", topo.client_if, "netns", c,
-                "address", topo.client_mac, "mtu", str(mtu), "type", "veth",
+                "address", topo.client_mac, "mtu", str(mtu),
+                "numtxqueues", str(queues), "numrxqueues", str(queues), "type", "veth",
                 "peer", "name", topo.server_if, "netns", s,
                 "address", topo.server_mac, "mtu", str(mtu),
+                "numtxqueues", str(queues), "numrxqueues", str(queues),
             ]
         )  # fmt: skip
         for ns, dev in ((s, topo.server_if), (c, topo.client_if)):

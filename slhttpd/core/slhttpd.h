@@ -70,6 +70,14 @@ typedef __INT32_TYPE__ sl_s32;
 #define SL_TS_PAWS_TICKS	200
 /* RSTs per second to blind frames, unless configured (cfg->rst_limit). */
 #define SL_RST_LIMIT_DEFAULT	1000
+/*
+ * --mode xdp (../xdp): whether the XDP program parses requests, its
+ * sl_opts_map[0] (slhttpd-host --xdp-requests). AUTO: as ON until a buffer
+ * cannot grow to a full frame; the program then sets OFF itself.
+ */
+#define SL_XDP_REQ_OFF		0
+#define SL_XDP_REQ_ON		1
+#define SL_XDP_REQ_AUTO		2
 /* Frame size limits: Ethernet + IPv4 + TCP headers and payload. */
 #define SL_HDRS_LEN		(14 + 20 + 20)
 #define SL_MSS_MIN		64

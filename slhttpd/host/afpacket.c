@@ -127,7 +127,7 @@ int fe_port_open(struct fe_port *p, const char *ifname, char *err, size_t errlen
 
 /* --mode xdp: the interface checks above, then an AF_XDP socket instead. */
 int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path,
-		     int flags, char *err, size_t errlen)
+		     int flags, unsigned int nq, char *err, size_t errlen)
 {
 	if (fe_port_open(p, ifname, err, errlen) < 0)
 		return -1;
@@ -135,7 +135,7 @@ int fe_port_open_xdp(struct fe_port *p, const char *ifname, const char *obj_path
 	p->ring = NULL;
 	close(p->fd);
 	p->fd = -1;
-	return fe_xsk_open(p, ifname, obj_path, flags, err, errlen);
+	return fe_xsk_open(p, ifname, obj_path, flags, nq, err, errlen);
 }
 
 void fe_port_close(struct fe_port *p)
@@ -256,4 +256,14 @@ uint64_t fe_ring_drops(struct fe_port *p)
 	if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &l) < 0)
 		return 0;
 	return ts.tp_drops;
+}
+
+unsigned int fe_poll_fds(struct fe_port *p, struct pollfd *pfd, unsigned int max)
+{
+	if (p->xsk)
+		return fe_xsk_poll_fds(p, pfd, max);
+	if (!max)
+		return 0;
+	pfd[0] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
+	return 1;
 }

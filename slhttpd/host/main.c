@@ -8,7 +8,7 @@
  *                [--max-body N] [--default-body N] [--window N] [--fast-close]
  *                [--no-arp] [--no-icmp] [--rst-limit N] [--stats-json FILE]
  *                [--allow-local-addr] [--mode afpacket|xdp] [--xdp-obj FILE]
- *                [--xdp-generic]
+ *                [--xdp-generic] [--xdp-requests[=on|auto|off]] [--queues N]
  *
  * Counters are printed on SIGINT/SIGTERM (then it exits) and on SIGUSR1; with
  * --stats-json they are also written to FILE at start, on SIGUSR1 and at exit.
@@ -68,14 +68,22 @@ static void usage(FILE *out)
 		"  --stats-json FILE   write counters as JSON at start, on SIGUSR1 and at exit\n"
 		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n"
 		"  --mode MODE         afpacket (default) or xdp: the core in an XDP program,\n"
-		"                      multi-frame answers through an AF_XDP socket (xdp/README.md)\n"
+		"                      multi-frame answers through AF_XDP sockets, one per RX\n"
+		"                      queue (xdp/README.md)\n"
 		"  --xdp-obj FILE      the XDP program (default: slhttpd_xdp.o beside this binary;\n"
 		"                      slhttpd_xdp_noparse.o where the JIT has no bpf-to-bpf\n"
 		"                      calls, e.g. 32-bit ARM)\n"
 		"  --xdp-generic       attach in generic (skb) mode: any driver, slower\n"
-		"  --xdp-requests      parse requests in the XDP program too, XDP_TX their\n"
-		"                      one-frame answers (experimental: xdp/README.md)\n",
-		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT);
+		"  --xdp-requests[=on|auto|off]\n"
+		"                      parse requests in the XDP program too, XDP_TX their\n"
+		"                      one-frame answers: on (no argument), off, or auto (the\n"
+		"                      default: on until the driver has no room to grow a\n"
+		"                      frame, e.g. a veth, then off; xdp/README.md)\n"
+		"  --queues N          xdp: AF_XDP sockets on RX queues 0..N-1 only (default: one\n"
+		"                      on every RX queue of the interface, at most %u; frames\n"
+		"                      handed on from other queues are dropped)\n",
+		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT,
+		FE_XSK_QUEUES_MAX);
 }
 
 static int parse_u32(const char *opt, const char *s, unsigned long lo, unsigned long hi,
@@ -122,6 +130,8 @@ static void report(const char *json, const struct sl_stats *st, struct fe_stats 
 	struct sl_stats sum = *st;
 
 	fs->c[FE_RX_RING_DROPS] = fe_ring_drops(port);
+	if (port->xsk)
+		fe_xsk_queue_stats(port, fs);
 	/* --mode xdp: the frames the XDP program answered itself count too */
 	if (port->xsk)
 		fe_xsk_bpf_stats(port, &sum);
@@ -160,7 +170,7 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 /* The command line. */
 struct opts {
 	const char *iface, *addr, *ports, *json, *xdp_obj;
-	uint32_t mss, max_body, def_body, window, rst_limit;
+	uint32_t mss, max_body, def_body, window, rst_limit, queues;
 	int fast_close, arp, icmp, allow_local, xdp, xdp_generic, xdp_requests;
 	struct in_addr in;
 };
@@ -185,7 +195,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "mode", required_argument, NULL, 'M' },
 		{ "xdp-obj", required_argument, NULL, 'X' },
 		{ "xdp-generic", no_argument, NULL, 'G' },
-		{ "xdp-requests", no_argument, NULL, 'Q' },
+		{ "xdp-requests", optional_argument, NULL, 'Q' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -193,7 +204,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .ports = "80", .max_body = SL_BODY_LIMIT, .def_body = 1024,
 			    .window = 65535, .rst_limit = SL_RST_LIMIT_DEFAULT,
-			    .arp = 1, .icmp = 1 };
+			    .arp = 1, .icmp = 1, .xdp_requests = SL_XDP_REQ_AUTO };
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -255,7 +266,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->xdp_generic = 1;
 			break;
 		case 'Q':
-			o->xdp_requests = 1;
+			if (!optarg || !strcmp(optarg, "on")) {
+				o->xdp_requests = SL_XDP_REQ_ON;
+			} else if (!strcmp(optarg, "off")) {
+				o->xdp_requests = SL_XDP_REQ_OFF;
+			} else if (!strcmp(optarg, "auto")) {
+				o->xdp_requests = SL_XDP_REQ_AUTO;
+			} else {
+				fprintf(stderr, "slhttpd-host: --xdp-requests='%s': on, auto or off\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'q':
+			if (parse_u32("--queues", optarg, 1, FE_XSK_QUEUES_MAX, &o->queues))
+				return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -273,6 +298,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (inet_pton(AF_INET, o->addr, &o->in) != 1 || o->in.s_addr == 0) {
 		fprintf(stderr, "slhttpd-host: --addr '%s' is not an IPv4 address (A.B.C.D)\n",
 			o->addr);
+		return 2;
+	}
+	if (o->queues && !o->xdp) {
+		fprintf(stderr, "slhttpd-host: --queues is for --mode xdp\n");
 		return 2;
 	}
 	return -1;
@@ -301,8 +330,10 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 	}
 	if (o->xdp ? fe_port_open_xdp(port, o->iface, o->xdp_obj,
 				      (o->xdp_generic ? FE_XDP_GENERIC : 0) |
-				      (o->xdp_requests ? FE_XDP_REQUESTS : 0), err,
-				      sizeof(err)) < 0 :
+				      (o->xdp_requests == SL_XDP_REQ_ON ? FE_XDP_REQUESTS : 0) |
+				      (o->xdp_requests == SL_XDP_REQ_OFF ? FE_XDP_NO_REQUESTS : 0),
+				      o->queues,
+				      err, sizeof(err)) < 0 :
 		     fe_port_open(port, o->iface, err, sizeof(err)) < 0) {
 		fprintf(stderr, "slhttpd-host: %s\n", err);
 		return 1;
@@ -374,18 +405,21 @@ static int serve(const struct opts *o, const struct sl_config *cfg, struct fe_po
 		}
 		fe_tx_flush(port, fs);
 		if (n == 0) {
-			struct pollfd pfd = { .fd = port->fd, .events = POLLIN };
+			struct pollfd pfd[FE_XSK_QUEUES_MAX];
+			unsigned int npfd = fe_poll_fds(port, pfd, FE_XSK_QUEUES_MAX);
 			struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
 
-			if (ppoll(&pfd, 1, &ts, orig) < 0 && errno != EINTR) {
+			if (ppoll(pfd, npfd, &ts, orig) < 0 && errno != EINTR) {
 				fprintf(stderr, "slhttpd-host: poll: %s\n", strerror(errno));
 				return 1;
 			}
 			fs->c[FE_POLLS]++;
-			if (pfd.revents & (POLLERR | POLLNVAL)) {
-				fprintf(stderr, "slhttpd-host: %s: socket error (interface gone?)\n",
-					o->iface);
-				return 1;
+			for (unsigned int i = 0; i < npfd; i++) {
+				if (pfd[i].revents & (POLLERR | POLLNVAL)) {
+					fprintf(stderr, "slhttpd-host: %s: socket error "
+						"(interface gone?)\n", o->iface);
+					return 1;
+				}
 			}
 		}
 		if (dump_req) {

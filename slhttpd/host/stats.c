@@ -18,6 +18,17 @@ static const char *const fe_names[FE_MAX] = {
 	[FE_POLLS] = "polls",
 };
 
+static const char *const fe_q_names[FE_Q_MAX] = {
+	[FE_Q_RX_FRAMES] = "rx_frames",
+	[FE_Q_TX_FRAMES] = "tx_frames",
+	[FE_Q_RING_DROPS] = "rx_ring_drops",
+};
+
+const char *fe_q_counter_name(enum fe_q_counter c)
+{
+	return (unsigned int)c < FE_Q_MAX ? fe_q_names[c] : "?";
+}
+
 const char *fe_counter_name(enum fe_counter c)
 {
 	return (unsigned int)c < FE_MAX ? fe_names[c] : "?";
@@ -41,6 +52,18 @@ void fe_stats_print(FILE *out, const struct sl_stats *st, const struct fe_stats 
 	for (unsigned int i = 0; i < FE_MAX; i++)
 		fprintf(out, "  %-20s %llu\n", fe_counter_name((enum fe_counter)i),
 			(unsigned long long)fs->c[i]);
+	/* --mode xdp: requests parsed in XDP now (SL_XDP_REQ_*), the socket of each RX queue */
+	if (fs->nq && fs->xdp_requests >= 0)
+		fprintf(out, "  %-20s %d\n", "xdp_requests", fs->xdp_requests);
+	for (unsigned int q = 0; q < fs->nq && q < FE_XSK_QUEUES_MAX; q++) {
+		char name[32];
+
+		for (unsigned int i = 0; i < FE_Q_MAX; i++) {
+			snprintf(name, sizeof(name), "q%u_%s", q,
+				 fe_q_counter_name((enum fe_q_counter)i));
+			fprintf(out, "  %-20s %llu\n", name, (unsigned long long)fs->q[q][i]);
+		}
+	}
 	fflush(out);
 }
 
@@ -66,6 +89,13 @@ int fe_stats_json(const char *path, const struct sl_stats *st, const struct fe_s
 	for (unsigned int i = 0; i < FE_MAX; i++)
 		fprintf(f, "%s\n    \"%s\": %llu", i ? "," : "",
 			fe_counter_name((enum fe_counter)i), (unsigned long long)fs->c[i]);
+	if (fs->nq && fs->xdp_requests >= 0)
+		fprintf(f, ",\n    \"xdp_requests\": %d", fs->xdp_requests);
+	for (unsigned int q = 0; q < fs->nq && q < FE_XSK_QUEUES_MAX; q++)
+		for (unsigned int i = 0; i < FE_Q_MAX; i++)
+			fprintf(f, ",\n    \"q%u_%s\": %llu", q,
+				fe_q_counter_name((enum fe_q_counter)i),
+				(unsigned long long)fs->q[q][i]);
 	fprintf(f, "\n  }\n}\n");
 	if (fflush(f) != 0) {
 		fclose(f);

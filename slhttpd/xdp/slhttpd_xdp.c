@@ -45,9 +45,13 @@ struct {
 
 #ifndef SL_BPF_NO_PARSER
 /*
- * Options: [0] != 0: parse requests here (--xdp-requests), else hand them on.
+ * Options: [0]: requests parsed here (--xdp-requests): SL_XDP_REQ_OFF hands
+ * them on, SL_XDP_REQ_ON parses those whose buffer can grow to a full frame,
+ * SL_XDP_REQ_AUTO (the default) too, until a buffer cannot grow: then the
+ * program sets SL_XDP_REQ_OFF itself (the driver has no room: a veth pays
+ * the failed growth once, not per request).
  * Not in the build without the parser (slhttpd_xdp_noparse.o): slhttpd-host
- * refuses --xdp-requests when the object has no sl_opts_map.
+ * refuses --xdp-requests=on when the object has no sl_opts_map.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -178,10 +182,13 @@ static __always_inline int sl_request_unsendable(struct xdp_md *ctx,
 	return 1;				/* no parser here */
 #else
 	opt = bpf_map_lookup_elem(&sl_opts_map, &zero);
-	if (!opt || !*opt)
+	if (!opt || *opt == SL_XDP_REQ_OFF)
 		return 1;			/* requests are userspace's */
-	if (bpf_xdp_adjust_tail(ctx, SL_FRAME_MAX - (int)len) < 0)
+	if (bpf_xdp_adjust_tail(ctx, SL_FRAME_MAX - (int)len) < 0) {
+		if (*opt == SL_XDP_REQ_AUTO)
+			*opt = SL_XDP_REQ_OFF;	/* no room in this driver: stop trying */
 		return 1;
+	}
 	bpf_xdp_adjust_tail(ctx, (int)len - SL_FRAME_MAX);
 	return 0;
 #endif

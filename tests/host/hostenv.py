@@ -53,6 +53,8 @@ class HostEnv:
 
     extra: Sequence[str] = ()
     mode: str = "afpacket"
+    #: TX and RX queues of each veth end (netns.create)
+    queues: int = 1
     topo: netns.Topology = field(init=False)
     fe: Frontend = field(init=False)
 
@@ -60,7 +62,7 @@ class HostEnv:
         # lrt<pid in base 36>_<n>: unique per process, short enough for interface names
         self.topo = netns.Topology(prefix=f"lrt{_b36(os.getpid())}_{next(_serial)}")
         build(asan=True, force=True, xdp=self.mode == "xdp")
-        netns.create(self.topo)
+        netns.create(self.topo, queues=self.queues)
         try:
             if self.mode == "xdp":
                 netns.attach_xdp_pass(self.topo, XDP_PASS_OBJ)

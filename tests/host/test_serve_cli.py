@@ -45,6 +45,11 @@ def test_missing_interface() -> None:
     assert "no interface 'nosuchif0'" in r.stderr and "ip link" in r.stderr
 
 
+def test_queues_only_in_xdp_mode() -> None:
+    r = linerate("--iface", "lo", "--addr", "10.77.0.1", "--queues", "2")
+    assert r.returncode == 2 and "--queues is for --mode xdp" in r.stderr, r.stderr
+
+
 def test_bad_address() -> None:
     r = linerate("--iface", "lo", "--addr", "10.77.0")
     assert r.returncode == 2 and "not an IPv4 address" in r.stderr
@@ -67,10 +72,13 @@ def test_without_privileges() -> None:
         (["--ports", "70000"], "1..65535"),
         (["--mss", "20"], "--mss"),
         (["--iface", "nosuchif0"], "no such interface"),
+        (["--queues", "2"], "--queues is for --mode xdp"),
+        (["--mode", "xdp", "--queues", "0"], "--queues: '0' is not a number in 1..64"),
+        (["--mode", "xdp", "--xdp-requests=maybe"], "on, auto or off"),
     ],
 )
 def test_binary_errors(args: list[str], hint: str) -> None:
-    build(asan=True, force=True)
+    build(asan=True, force=True, xdp="xdp" in args)
     argv = [str(binary(asan=True)), "--iface", "lo", "--addr", "10.77.0.1", *args]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     assert r.returncode in (1, 2)

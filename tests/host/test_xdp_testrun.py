@@ -1,7 +1,8 @@
 """The requests the XDP program answers itself (XDP_TX), through BPF_PROG_TEST_RUN.
 
 On the veth of the host tier the XDP program hands every request on to the AF_XDP socket:
-the frame's buffer cannot grow to hold the answer (slhttpd/xdp/README.md). Real NIC drivers
+the frame's buffer cannot grow to hold the answer (slhttpd/xdp/README.md; with the default
+--xdp-requests=auto the program stops trying after the first such request). Real NIC drivers
 give XDP a page per frame; so does the kernel's test run (`bpftool prog run`), which runs the
 very program the running frontend attached, with the maps it configured, on frames written
 here: the handshake, then requests whose answer is one frame must come back as XDP_TX with
@@ -13,11 +14,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from hostenv import HostEnv
+from httpclient import Client
 from rawlink import Conn, RawLink
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -72,14 +74,17 @@ def _bpftool_json(*args: str) -> dict:
     return json.loads(res.stdout)
 
 
-def _set_requests_in_xdp(env: HostEnv, on: bool) -> None:
-    """What `slhttpd-host --xdp-requests` sets: the program's sl_opts_map[0]."""
+# sl_opts_map[0]: SL_XDP_REQ_* (slhttpd/core/slhttpd.h), what `--xdp-requests=` sets
+REQ_OFF, REQ_ON, REQ_AUTO = 0, 1, 2
+
+
+def _set_requests_in_xdp(env: HostEnv, value: int) -> None:
+    """What `slhttpd-host --xdp-requests=on|off|auto` sets: the program's sl_opts_map[0]."""
     for map_id in _bpftool_json("prog", "show", "id", str(_prog_id(env)))["map_ids"]:
         if _bpftool_json("map", "show", "id", str(map_id)).get("name") == "sl_opts_map":
-            value = "1" if on else "0"
             subprocess.run(
                 ["bpftool", "map", "update", "id", str(map_id), "key", "0", "0", "0", "0",
-                 "value", value, "0", "0", "0"],
+                 "value", str(value), "0", "0", "0"],
                 check=True,
             )  # fmt: skip
             return
@@ -88,24 +93,59 @@ def _set_requests_in_xdp(env: HostEnv, on: bool) -> None:
 
 @pytest.fixture
 def xdp_env(env: HostEnv, mode: str) -> Iterator[HostEnv]:
-    """The frontend's XDP program with requests parsed in XDP (off by default)."""
+    """The frontend's XDP program with requests parsed in XDP (--xdp-requests=on)."""
     if mode != "xdp":
         pytest.skip("the XDP program runs in --mode xdp only")
-    _set_requests_in_xdp(env, True)
+    old = env.stats()["fe_xdp_requests"]
+    _set_requests_in_xdp(env, REQ_ON)
     try:
         yield env
     finally:
-        _set_requests_in_xdp(env, False)
+        _set_requests_in_xdp(env, old)
 
 
-def test_requests_go_to_the_socket_by_default(env: HostEnv, mode: str, tmp_path: Path) -> None:
-    """Without --xdp-requests the program hands every request on (xdp/README.md, "Open")."""
+def test_requests_go_to_the_socket_when_off(env: HostEnv, mode: str, tmp_path: Path) -> None:
+    """With --xdp-requests=off the program hands every request on (xdp/README.md)."""
     if mode != "xdp":
         pytest.skip("the XDP program runs in --mode xdp only")
-    seq = 7000
-    srv = _connect(env, tmp_path, seq)
-    v, _ = _run(env, tmp_path, _frame(env, "PA", seq + 1, srv, b"GET /64 HTTP/1.1\r\n\r\n"))
-    assert v == XDP_REDIRECT
+    old = env.stats()["fe_xdp_requests"]
+    _set_requests_in_xdp(env, REQ_OFF)
+    try:
+        seq = 7000
+        srv = _connect(env, tmp_path, seq)
+        v, _ = _run(env, tmp_path, _frame(env, "PA", seq + 1, srv, b"GET /64 HTTP/1.1\r\n\r\n"))
+        assert v == XDP_REDIRECT
+    finally:
+        _set_requests_in_xdp(env, old)
+
+
+def test_auto_parses_requests_until_a_buffer_cannot_grow(
+    make_env: Callable[[Sequence[str]], HostEnv], mode: str, tmp_path: Path
+) -> None:
+    """The default, --xdp-requests=auto: XDP_TX answers where the driver's buffer can grow
+    (the test run: a page per frame), off for good after the first request whose buffer
+    cannot (a veth), so a driver without room pays the failed growth once."""
+    if mode != "xdp":
+        pytest.skip("the XDP program runs in --mode xdp only")
+    env = make_env([])
+    assert env.stats()["fe_xdp_requests"] == REQ_AUTO
+    req = b"GET /64 HTTP/1.1\r\nHost: x\r\n\r\n"
+    srv = _connect(env, tmp_path, 3000)
+    v, out = _run(env, tmp_path, _frame(env, "PA", 3001, srv, req))
+    assert v == XDP_TX, f"verdict {v}"
+    assert bytes(out[TCP].payload).startswith(b"HTTP/1.1 200 ")
+    assert env.stats()["fe_xdp_requests"] == REQ_AUTO
+    # a real request through the veth: no room, the program switches itself off
+    c = Client(env, nodelay=True)
+    try:
+        status, _, data = c.get("/64")
+    finally:
+        c.close()
+    assert status == 200 and len(data) == 64
+    assert env.stats()["fe_xdp_requests"] == REQ_OFF
+    srv = _connect(env, tmp_path, 4000)
+    v, _ = _run(env, tmp_path, _frame(env, "PA", 4001, srv, req))
+    assert v == XDP_REDIRECT, f"verdict {v}"
 
 
 @pytest.mark.parametrize(
