@@ -116,10 +116,16 @@ class VirtualBoard:
         qemu: str = QEMU,
         tap: bool = False,
         nic: str = "e1000",
+        icount: bool = False,
     ) -> None:
         if nic not in NIC_MODELS:
             raise LinerateError(f"unknown NIC model {nic!r}: one of {', '.join(NIC_MODELS)}")
         self.nic = nic
+        #: ``-icount shift=0``: the guest's clock counts its instructions (1 ns each), so
+        #: the guest measures its own work as a 1 GHz single-issue CPU would, without the
+        #: time QEMU spends emulating devices or the host takes the vCPU thread away
+        #: (bench/ndiv_fairness.py --icount)
+        self.icount = icount
         self.images = images
         self.direct_kernel = direct_kernel
         self.memory_mb = memory_mb
@@ -219,6 +225,8 @@ class VirtualBoard:
             f"e1000,netdev=n0,romfile=,mac={NIC0_MAC}",
             "-S",
         ]
+        if self.icount:
+            args += ["-icount", "shift=0"]
         if self.frames is not None or self.cable is not None:
             args += [
                 "-netdev",
