@@ -48,12 +48,13 @@ def env(mode: str) -> Iterator[HostEnv]:
 
 @pytest.fixture
 def make_env(mode: str) -> Iterator[Callable[[Sequence[str]], HostEnv]]:
-    """A private server with extra frontend options (its own namespaces)."""
+    """A private server with extra frontend options (its own namespaces; ``queues``: RX and
+    TX queues of its veth)."""
     _require_host()
     made: list[HostEnv] = []
 
-    def make(extra: Sequence[str]) -> HostEnv:
-        e = HostEnv(extra=extra, mode=mode)
+    def make(extra: Sequence[str], queues: int = 1) -> HostEnv:
+        e = HostEnv(extra=extra, mode=mode, queues=queues)
         made.append(e)
         return e
 

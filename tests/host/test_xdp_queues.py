@@ -14,7 +14,7 @@ some (all of them missing one queue: about 4 * (3/4)^48, never).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from hostenv import HostEnv
@@ -28,15 +28,10 @@ QUEUES = 4
 
 
 @pytest.fixture
-def mq_env(mode: str) -> Iterator[HostEnv]:
+def mq_env(mode: str, make_env: Callable[..., HostEnv]) -> HostEnv:
     if mode != "xdp":
         pytest.skip("AF_XDP sockets per RX queue: --mode xdp only (AF_PACKET sees every queue)")
-    from conftest import _finish, _require_host
-
-    _require_host()
-    e = HostEnv(mode="xdp", queues=QUEUES)
-    yield e
-    _finish(e)
+    return make_env([], queues=QUEUES)
 
 
 def _per_queue(stats: dict[str, int], name: str, since: dict[str, int] | None = None) -> list[int]:
@@ -94,11 +89,10 @@ def test_every_rx_queue_has_a_socket_and_is_served(mq_env: HostEnv) -> None:
     assert sum(_per_queue(after, "rx_ring_drops")) == after["fe_rx_ring_drops"]
 
 
-def test_more_queues_than_the_interface_has_are_refused(mode: str) -> None:
+def test_more_queues_than_the_interface_has_are_refused(
+    mode: str, make_env: Callable[..., HostEnv]
+) -> None:
     if mode != "xdp":
         pytest.skip("--queues: --mode xdp only")
-    from conftest import _require_host
-
-    _require_host()
     with pytest.raises(LinerateError, match="--queues: .*: lrt[0-9a-z_]+-s0 has 2 RX queues"):
-        HostEnv(mode="xdp", queues=2, extra=["--queues", "3"])
+        make_env(["--queues", "3"], queues=2)
