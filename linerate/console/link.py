@@ -125,6 +125,10 @@ class Link:
 
     def close(self) -> None:
         self._stop.set()
+        # The pumps first (they wake within their 0.1/0.2 s timeouts): closing the network
+        # console under a pump's read() made pyserial's socket:// handler raise in the thread.
+        for t in self._threads:
+            t.join(timeout=2.0)
         for s in (self._local, self._remote_end):
             if s is not None:
                 try:
