@@ -21,7 +21,7 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +169,14 @@ class KeepAlive:
             self.close()
         return resp.status, headers, data
 
+    def get_bodies(self, sizes: Iterable[int]) -> None:
+        """GET /SIZE for each size on this connection: each a keep-alive 200 with its exact
+        body."""
+        for size in sizes:
+            status, headers, data = self.get(f"/{size}")
+            assert (status, headers["connection"]) == (200, "keep-alive"), f"size {size}"
+            assert data == body(size), f"size {size}: {len(data)} bytes, body differs"
+
     def tcp_info(self) -> tuple[set[str], int]:
         """What the client's kernel negotiated on this connection (struct tcp_info): its TCP
         options ({"ts", "sack", "wscale", "ecn"}) and its sending MSS."""
@@ -268,10 +276,7 @@ def test_http_client_keepalive_every_size_on_one_connection(cabled: Cabled) -> N
     before = cabled.counters()
     c = KeepAlive(cabled)
     try:
-        for size in sizes:
-            status, headers, data = c.get(f"/{size}")
-            assert (status, headers["connection"]) == (200, "keep-alive"), f"size {size}"
-            assert data == body(size), f"size {size}: {len(data)} bytes, body differs"
+        c.get_bodies(sizes)
         status, headers, data = c.get("/1k", method="HEAD")
         assert (status, headers["content-length"], data) == (200, "1024", b"")
         options, mss = c.tcp_info()
@@ -382,10 +387,7 @@ def test_client_variant(cabled: Cabled, variant: Variant) -> None:
         before = cabled.counters()
         c = KeepAlive(cabled, timeout=10)
         try:
-            for size in variant.sizes:
-                status, headers, data = c.get(f"/{size}")
-                assert (status, headers["connection"]) == (200, "keep-alive"), f"size {size}"
-                assert data == body(size), f"size {size}: {len(data)} bytes, body differs"
+            c.get_bodies(variant.sizes)
             options, mss = c.tcp_info()
             if variant.too_large is not None:
                 status, headers, _ = c.get(f"/{variant.too_large}")
