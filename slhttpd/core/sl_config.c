@@ -193,6 +193,8 @@ static const char *const sl_counter_names[SL_C_MAX] = {
 	[SL_C_BAD_ECHO] = "bad_echo",
 	[SL_C_STALE_ECHO] = "stale_echo",
 	[SL_C_RST_LIMITED] = "rst_limited",
+	[SL_C_DUP_ACK] = "dup_ack",
+	[SL_C_FAST_RETRANS] = "fast_retrans",
 };
 
 const char *sl_counter_name(enum sl_counter c)

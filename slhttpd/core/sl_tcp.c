@@ -265,8 +265,13 @@ static struct sl_answered *sl_answered_slot(const struct sl_config *cfg,
 #endif
 }
 
+/*
+ * Record a response of more than one segment: the answered-request filter
+ * (req_end, resp_end) and the sender cache (sent up to `sent`, no ACK yet).
+ */
 static void sl_answered_put(const struct sl_config *cfg, sl_u32 h,
-			    sl_u32 req_end, sl_u32 resp_end)
+			    sl_u32 req_end, sl_u32 resp_end, sl_u32 p0,
+			    sl_u32 sent)
 {
 	struct sl_answered *a = sl_answered_slot(cfg, h);
 
@@ -275,6 +280,24 @@ static void sl_answered_put(const struct sl_config *cfg, sl_u32 h,
 	a->key = h | 1;
 	a->req_end = req_end;
 	a->resp_end = resp_end;
+	a->sent = sent;
+	a->last = ~p0;		/* no ACK is ~p0 ^ ...: none seen yet */
+	a->recover = p0;
+	a->dups = 0;
+}
+
+/* The sender cache entry of the response ending at resp_end, if held. */
+static struct sl_answered *sl_sender(const struct sl_config *cfg, sl_u32 h,
+				     sl_u32 resp_end)
+{
+	struct sl_answered *a;
+
+	if (!cfg->answered)
+		return 0;
+	a = sl_answered_slot(cfg, h);
+	if (!a || a->key != (h | 1) || a->resp_end != resp_end)
+		return 0;
+	return a;
 }
 
 /* Did we answer the request ending at req_end with a response ending at resp_end? */
@@ -297,6 +320,7 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 				  struct sl_reply *rp)
 {
 	struct sl_request req;
+	enum sl_verdict v;
 	sl_u8 mode;
 	sl_u32 p0, cur;
 	int retrans;
@@ -371,8 +395,6 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	rp->ack_last = pk->seq;
 	if (s->where == SL_W_REQ && rp->resp_len <= rp->seg)
 		rp->ack_last = pk->seq + pk->plen + ((pk->flags & SL_TH_FIN) ? 1 : 0);
-	else if (s->where == SL_W_REQ && cfg->answered)
-		sl_answered_put(cfg, s->h, pk->seq + pk->plen, rp->end_seq);
 
 	if (!retrans) {
 		switch (req.status) {
@@ -398,8 +420,12 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	} else {
 		sl_count(st, SL_C_REQ_RETRANS);
 	}
-	return sl_send_from(st, rp, cur, (sl_s32)cur -
-			    (sl_s32)sl_window(pk, s->seg, sl_burst(s, retrans)));
+	v = sl_send_from(st, rp, cur, (sl_s32)cur -
+			 (sl_s32)sl_window(pk, s->seg, sl_burst(s, retrans)));
+	if (s->where == SL_W_REQ && rp->resp_len > rp->seg && cfg->answered)
+		sl_answered_put(cfg, s->h, pk->seq + pk->plen, rp->end_seq, p0,
+				v == SL_REPLY ? rp->end_seq - rp->stop : p0);
+	return v;
 }
 
 /*
@@ -421,12 +447,75 @@ static void sl_body_reply(struct sl_reply *rp, const struct sl_pkt *pk,
 	rp->fin = s->mode == SL_MODE_CLOSE;
 }
 
+/* Duplicate ACKs that make a fast retransmit (RFC 5681) */
+#define SL_DUPTHRESH	3
+
+/*
+ * A pure ACK in the middle of a response whose sender cache entry we hold:
+ * send what the window newly allows, nothing twice (PROTOCOL.md "The
+ * sender cache").
+ */
+static enum sl_verdict sl_continue_cached(struct sl_stats *st,
+					  const struct sl_pkt *pk,
+					  const struct sl_state *s,
+					  struct sl_reply *rp,
+					  struct sl_answered *a)
+{
+	sl_u32 cur = s->j * s->seg, v = pk->ack ^ (sl_u32)pk->win << 16;
+	sl_u32 lim, from, e;
+	sl_s32 l = (sl_s32)cur - (sl_s32)sl_window(pk, s->seg, s->burst);
+
+	lim = l > 0 ? (sl_u32)l : 0;
+	sl_body_reply(rp, pk, s, pk->seq - 1);
+	if (a->last == v) {
+		/*
+		 * The same ACK again: the client got a segment out of order or
+		 * twice. The third copy resends the segment at the ack (RFC
+		 * 5681's fast retransmit: it was lost, most likely); the others
+		 * get nothing: answering each with the same segments again
+		 * multiplied them into a storm.
+		 */
+		if (++a->dups != SL_DUPTHRESH) {
+			sl_count(st, SL_C_DUP_ACK);
+			return SL_DROP;
+		}
+		a->recover = a->sent;
+		goto resend;
+	}
+	a->last = v;
+	a->dups = 0;
+	if ((sl_s32)(a->recover - pk->ack) > 0)
+		goto resend;	/* a partial ACK: the next hole */
+	/* new segments: those ending in (sent, ack + window] */
+	e = a->resp_end - a->sent;	/* distance of `sent` from the end */
+	if ((sl_s32)e > (sl_s32)cur)
+		e = cur;		/* acknowledged beyond `sent` */
+	/* the segment straddling `sent` was not sent: start at its start */
+	from = (sl_u32)sl_div_recip(e + s->seg - 1, s->recip) * s->seg;
+	if (from > cur)
+		from = cur;
+	if (lim < e)
+		a->sent = a->resp_end - lim;
+	if (!from || sl_next_end(rp, from) < lim) {
+		sl_count(st, SL_C_DROP_ACK);	/* nothing new fits */
+		return SL_DROP;
+	}
+	sl_count(st, SL_C_CONT);
+	return sl_send_from(st, rp, from, (sl_s32)lim);
+resend:
+	sl_count(st, SL_C_FAST_RETRANS);
+	return sl_send_from(st, rp, cur, (sl_s32)cur - s->seg > (sl_s32)lim ?
+			    (sl_s32)cur - s->seg : (sl_s32)lim);
+}
+
 /* A pure ACK in the middle of a response: release the window's edge. */
-static enum sl_verdict sl_continue(struct sl_stats *st,
+static enum sl_verdict sl_continue(const struct sl_config *cfg,
+				   struct sl_stats *st,
 				   const struct sl_pkt *pk,
 				   const struct sl_state *s,
 				   struct sl_reply *rp)
 {
+	struct sl_answered *a;
 	sl_s32 m = s->seg;
 	sl_s32 e = (sl_s32)(s->j * s->seg) -
 		   (sl_s32)sl_window(pk, s->seg, s->burst);
@@ -436,7 +525,22 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
 		sl_count(st, SL_C_DROP_WINDOW);
 		return SL_DROP;
 	}
+	a = sl_sender(cfg, s->h, pk->ack + s->j * s->seg);
+#ifdef SL_BPF
 	/*
+	 * The cache changes with every ACK, and the XDP program hands most
+	 * answers on to userspace, whose core would see the frame a second
+	 * time: the userspace core alone keeps the cache (xdp/README.md).
+	 */
+	if (a)
+		return SL_USER;
+#endif
+	if (a)
+		return sl_continue_cached(st, pk, s, rp, a);
+	/*
+	 * Without the cache entry (no table, or its slot holds another
+	 * connection's response): the stateless rules.
+	 *
 	 * The client echoes the window edge of the burst that held the first
 	 * segment after its previous ACK. If it has acknowledged up to that
 	 * edge (within a segment: the edge is coded in whole segments), the
@@ -479,17 +583,30 @@ static enum sl_verdict sl_continue(struct sl_stats *st,
  * request, or of the request's last byte). The rest of the response is body
  * only, so it is resent from here within the window without parsing.
  */
-static enum sl_verdict sl_resend_body(struct sl_stats *st,
+static enum sl_verdict sl_resend_body(const struct sl_config *cfg,
+				      struct sl_stats *st,
 				      const struct sl_pkt *pk,
 				      const struct sl_state *s,
 				      struct sl_reply *rp)
 {
 	sl_u32 cur = s->j * s->seg;
+	sl_s32 lim = (sl_s32)cur -
+		     (sl_s32)sl_window(pk, s->seg, sl_burst(s, 1));
+	struct sl_answered *a = sl_sender(cfg, s->h, pk->ack + cur);
 
+#ifdef SL_BPF
+	if (a)		/* the userspace core keeps the cache (sl_continue) */
+		return SL_USER;
+#endif
 	sl_body_reply(rp, pk, s, pk->seq);
 	sl_count(st, SL_C_REQ_RETRANS);
-	return sl_send_from(st, rp, cur, (sl_s32)cur -
-			    (sl_s32)sl_window(pk, s->seg, sl_burst(s, 1)));
+	if (a) {
+		/* a timeout: what was sent after the ack is presumed lost */
+		a->sent = pk->ack + cur - (lim > 0 ? (sl_u32)lim : 0);
+		a->recover = pk->ack;
+		a->dups = 0;
+	}
+	return sl_send_from(st, rp, cur, lim);
 }
 
 static enum sl_verdict sl_fin(const struct sl_config *cfg,
@@ -612,7 +729,7 @@ enum sl_verdict sl_tcp(const struct sl_config *cfg,
 				return SL_DROP;
 			}
 			if (s.where == SL_W_BODY)
-				return sl_resend_body(st, pk, &s, rp);
+				return sl_resend_body(cfg, st, pk, &s, rp);
 			if (s.where == SL_W_REQ &&
 			    sl_answered_match(cfg, s.h, pk->seq + pk->plen,
 					      pk->ack)) {
@@ -644,7 +761,7 @@ enum sl_verdict sl_tcp(const struct sl_config *cfg,
 			sl_count(st, SL_C_BAD_ECHO);
 			return SL_DROP;
 		}
-		return sl_continue(st, pk, &s, rp);
+		return sl_continue(cfg, st, pk, &s, rp);
 	case SL_W_BAD:
 		sl_count(st, SL_C_BAD_STATE);
 		return sl_rst_blind(cfg, st, rp, pk);

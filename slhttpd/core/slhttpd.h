@@ -119,10 +119,20 @@ struct sl_answered {
 	sl_u32 req_end;		/* client sequence number after the request */
 	sl_u32 resp_end;	/* our sequence number after the response */
 	/*
-	 * 16 bytes, not 12: in --mode xdp the table is a BPF array map that
-	 * both cores use, and a BPF array spaces its values a multiple of 8
-	 * bytes apart (in the mmapped map too). At 12 bytes userspace's entry
-	 * i was not the program's entry i (xdp/README.md).
+	 * The sender's view of that response (PROTOCOL.md "The sender
+	 * cache"): every segment ending at or before `sent` was sent; `last`
+	 * is the last mid-response ACK as ack ^ window << 16, `dups` its
+	 * copies since; partial ACKs below `recover` resend their hole.
+	 */
+	sl_u32 sent;
+	sl_u32 last;
+	sl_u32 recover;
+	sl_u32 dups;
+	/*
+	 * A multiple of 8 bytes: in --mode xdp the table is a BPF array map
+	 * that both cores use, and a BPF array spaces its values a multiple
+	 * of 8 bytes apart (in the mmapped map too). At 12 bytes userspace's
+	 * entry i was not the program's entry i (xdp/README.md).
 	 */
 	sl_u32 pad;
 };
@@ -211,6 +221,8 @@ enum sl_counter {
 	SL_C_BAD_ECHO,		/* timestamp echo not ours (or too old) */
 	SL_C_STALE_ECHO,	/* valid echo, not fresh: small bursts only */
 	SL_C_RST_LIMITED,	/* RSTs not sent: over cfg->rst_limit */
+	SL_C_DUP_ACK,		/* mid-response duplicate ACKs: nothing sent */
+	SL_C_FAST_RETRANS,	/* segments resent at a duplicate or partial ACK */
 	SL_C_MAX
 };
 

@@ -12,6 +12,11 @@
  *          are left as they are (the bad-echo paths)
  *   bit 3: fast close; bit 4: answer ARP/ICMP; bit 5: checksum offload
  *   bits 6-7: output buffer size (tiny, short, exact, large)
+ * With bit 2 the frame's connection also gets a sender cache entry (the
+ * answered table, PROTOCOL.md) made of its own bytes: the response end is
+ * the ack plus the IP ID, `sent` the ack plus the urgent pointer less
+ * 32768, `recover` that less TTL * 256, a duplicate of this ACK if the TOS
+ * is odd, TOS / 2 % 4 copies: the cached ACK paths from any state.
  * Every reply frame is emitted and checked for length consistency. The
  * frame's bytes from offset 54 (the payload of a TCP frame without options)
  * and the whole frame also go through the request parser and its reference
@@ -27,6 +32,7 @@
 int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size);
 
 static struct sl_config cfg;
+static struct sl_answered table[256];
 static int ready;
 
 static void setup(void)
@@ -37,6 +43,8 @@ static void setup(void)
 	memcpy(cfg.secret, "fuzzfuzzfuzzfuzz", 16);
 	if (sl_ports_parse(&cfg, "80,8000-8999", 12) || sl_config_finish(&cfg))
 		abort();
+	cfg.answered = table;
+	cfg.answered_mask = 255;
 	ready = 1;
 }
 
@@ -97,6 +105,7 @@ int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size)
 		setup();
 	if (size < 1)
 		return 0;
+	memset(table, 0, sizeof(table));	/* no state from earlier inputs */
 	ctl = data[0];
 	/* an exact-size heap copy: ASan catches any read past the frame */
 	frame = malloc(size - 1 ? size - 1 : 1);
@@ -115,8 +124,20 @@ int LLVMFuzzerTestOneInput(const sl_u8 *data, size_t size)
 			sl_u32 cls = th[8] >> 5;
 			sl_u32 pos = SL_R0 + (sl_rd32(th + 8) & 0xfffff);
 
-			sl_wr32(th + 8, ((h & ~0xffu) ^ (cls << 29)) + pos);
+			sl_u32 ack = ((h & ~0xffu) ^ (cls << 29)) + pos;
+			struct sl_answered *a = &table[(h ^ (h >> 16)) & 255];
+
+			sl_wr32(th + 8, ack);
 			fix_echo(frame, size - 1, th, cls, pos);
+			if (14 + ihl + 20 <= size - 1) {
+				a->key = h | 1;
+				a->resp_end = ack + sl_rd16(frame + 18);
+				a->sent = ack + sl_rd16(th + 18) - 32768;
+				a->recover = a->sent - ((sl_u32)frame[22] << 8);
+				a->last = (frame[15] & 1) ?
+					  ack ^ (sl_u32)sl_rd16(th + 14) << 16 : 0;
+				a->dups = (frame[15] >> 1) & 3;
+			}
 		}
 	}
 	cfg.flags = (sl_u8)(((ctl & 8) ? SL_CFG_FAST_CLOSE : 0) |

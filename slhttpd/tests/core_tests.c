@@ -735,7 +735,8 @@ acked:
 	return 0;
 }
 
-static void test_conversations(void)
+/* with_table: the answered filter and sender cache; else the stateless rules */
+static void test_conversations(int with_table)
 {
 	static const sl_u32 sizes[] = { 1451, 1452, 2902, 4096, 10000, 65536, 100000, 131072 };
 	static struct sl_answered table[4096];
@@ -743,8 +744,11 @@ static void test_conversations(void)
 	sl_u32 b;
 
 	setup(1460, 0);
-	cfg.answered = table;
-	cfg.answered_mask = 4095;
+	memset(table, 0, sizeof(table));
+	if (with_table) {
+		cfg.answered = table;
+		cfg.answered_mask = 4095;
+	}
 	for (b = 0; b <= 3000; b += (b < 300 ? 1 : 7)) {
 		conversation(1460, 65535, b, 0, 0, 3, 0);
 		conversation(1460, 65535, b, 1, 0, 1, 0);
@@ -1261,6 +1265,124 @@ static void test_replay(void)
 	CHECK(!rst, "rst");
 }
 
+/* The sequence number of data segment i of a burst (-1u: fewer segments). */
+static sl_u32 seg_seq(const struct out *o, int i)
+{
+	int k, n = 0;
+
+	for (k = 0; k < o->n; k++) {
+		const sl_u8 *th = o->fr[k] + 34;
+
+		if (sl_rd16(o->fr[k] + 16) - 20 - (th[12] >> 4) * 4u && n++ == i)
+			return sl_rd32(th + 4);
+	}
+	return ~0u;
+}
+
+/*
+ * The sender cache (PROTOCOL.md): with the connection's entry, an ACK sends
+ * what its window newly allows and nothing twice; the copies of one ACK that
+ * a client sends for every segment arriving out of order or twice get one
+ * segment (the first copy) and then nothing. Without the entry, the stateless
+ * rules answer every copy again: what made storms of duplicates.
+ */
+static void test_sender_cache(void)
+{
+	static struct client cl;
+	static struct out o;
+	static struct sl_answered table[1024];
+	struct sl_stats st;
+	const char *g = "GET /131072 HTTP/1.1\r\n\r\n";
+	sl_u8 f[SL_FRAME_MAX + 64];
+	sl_u32 glen = (sl_u32)strlen(g), a2, a4, end, m;
+	int rst = 0, pass, i, dup_segs;
+	size_t n;
+
+	for (pass = 1; pass >= 0; pass--) {
+		memset(&st, 0, sizeof(st));
+		setup(1460, 0);
+		memset(table, 0, sizeof(table));
+		if (pass) {
+			cfg.answered = table;
+			cfg.answered_mask = 1023;
+		}
+		memset(&cl, 0, sizeof(cl));
+		cl.addr = 0x0a4d0002;
+		cl.port = 4323;
+		cl.sport = 80;
+		cl.snd_nxt = 7000;
+		cl.mss = 1460;
+		cl.ts = 1;
+		cl.clock = 100;
+		now_ms = 5000000;
+		n = mkframe(f, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, 65535, "", 0, 1);
+		run(&st, f, n, &o);
+		client_rx(&cl, &o, &rst);
+		cl.reqlen = glen;
+		/* a window of 12 segments of 1443 bytes (MSS 1448 with timestamps) */
+		m = 1443;
+		client_tick(&cl);
+		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 12 * 1443, g,
+			    glen, 0);
+		run(&st, f, n, &o);
+		CHECK(data_segs(&o) == 12, "first flight: %d segments", data_segs(&o));
+		a2 = seg_seq(&o, 2);
+		a4 = seg_seq(&o, 4);
+		end = seg_seq(&o, 11) + m;
+		client_rx(&cl, &o, &rst);
+		/* the first two segments acknowledged: two more at the window's edge */
+		client_tick(&cl);
+		n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + glen, a2, 12 * 1443, "", 0, 0);
+		run(&st, f, n, &o);
+		if (pass)
+			CHECK(data_segs(&o) == 2 && seg_seq(&o, 0) == end &&
+			      seg_seq(&o, 1) == end + m, "ACK of 2 segments: %d segments from %u",
+			      data_segs(&o), seg_seq(&o, 0) - end);
+		/* two more acknowledged, the window two smaller (the reader is slow):
+		 * its edge did not move, nothing is new */
+		client_tick(&cl);
+		n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + glen, a4, 10 * 1443, "", 0, 0);
+		run(&st, f, n, &o);
+		if (pass)
+			CHECK(data_segs(&o) == 0, "window shrunk as the ack moved: %d segments",
+			      data_segs(&o));
+		/* a window update, the same ack: three segments more, the new ones */
+		client_tick(&cl);
+		n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + glen, a4, 13 * 1443, "", 0, 0);
+		run(&st, f, n, &o);
+		if (pass)
+			CHECK(data_segs(&o) == 3 && seg_seq(&o, 0) == end + 2 * m,
+			      "window update: %d segments from %u", data_segs(&o),
+			      seg_seq(&o, 0) - end);
+		/* its copies: the third resends the segment at the ack, the others nothing */
+		dup_segs = 0;
+		for (i = 1; i <= 8; i++) {
+			run(&st, f, n, &o);
+			dup_segs += data_segs(&o);
+			if (pass && i == 3)
+				CHECK(data_segs(&o) == 1 && seg_seq(&o, 0) == a4,
+				      "third duplicate ACK: %d segments", data_segs(&o));
+		}
+		if (pass)
+			CHECK(dup_segs == 1 && st.c[SL_C_DUP_ACK] == 7 &&
+			      st.c[SL_C_FAST_RETRANS] == 1, "8 duplicate ACKs: %d segments",
+			      dup_segs);
+		printf("8 copies of one ACK %s the sender cache: %d segments\n",
+		       pass ? "with" : "without", dup_segs);
+		if (!pass)
+			CHECK(dup_segs >= 8, "the stateless rules answer every copy: %d", dup_segs);
+		/* a partial ACK after the fast retransmit: the next hole is resent */
+		client_tick(&cl);
+		n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + glen, a4 + m, 13 * 1443, "", 0, 0);
+		run(&st, f, n, &o);
+		if (pass)
+			CHECK(data_segs(&o) == 1 && seg_seq(&o, 0) == a4 + m,
+			      "partial ACK in recovery: %d segments at %u", data_segs(&o),
+			      seg_seq(&o, 0) - a4);
+		CHECK(!rst, "rst");
+	}
+}
+
 /* A request retransmitted after its whole response arrived gets an ACK, not a second copy. */
 static void test_answered_filter(void)
 {
@@ -1330,9 +1452,11 @@ int main(void)
 	test_cookie();
 	test_csum_body();
 	test_answered_filter();
-	test_conversations();
+	test_sender_cache();
+	test_conversations(1);
 	sim_ts = 1;
-	test_conversations();
+	test_conversations(1);
+	test_conversations(0);
 	printf("%lu passed, %lu failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }
