@@ -447,9 +447,6 @@ static void sl_body_reply(struct sl_reply *rp, const struct sl_pkt *pk,
 	rp->fin = s->mode == SL_MODE_CLOSE;
 }
 
-/* Duplicate ACKs that make a fast retransmit (RFC 5681) */
-#define SL_DUPTHRESH	3
-
 /*
  * A pure ACK in the middle of a response whose sender cache entry we hold:
  * send what the window newly allows, nothing twice (PROTOCOL.md "The
@@ -470,12 +467,17 @@ static enum sl_verdict sl_continue_cached(struct sl_stats *st,
 	if (a->last == v) {
 		/*
 		 * The same ACK again: the client got a segment out of order or
-		 * twice. The third copy resends the segment at the ack (RFC
-		 * 5681's fast retransmit: it was lost, most likely); the others
-		 * get nothing: answering each with the same segments again
-		 * multiplied them into a storm.
+		 * twice. The 1st, 3rd, 7th, 15th ... copy resends the segment
+		 * at the ack (a fast retransmit: it was lost, most likely; if
+		 * the resent one is lost too, the later copies try again), the
+		 * others get nothing: answering each copy with segments
+		 * multiplied them into a storm. We have no timer: a segment
+		 * resent this way is what spares the client its retransmission
+		 * timeout, which doubles on every expiry for the whole response
+		 * (our segments never acknowledge its request's last byte).
 		 */
-		if (++a->dups != SL_DUPTHRESH) {
+		a->dups++;
+		if (a->dups & (a->dups + 1)) {
 			sl_count(st, SL_C_DUP_ACK);
 			return SL_DROP;
 		}
