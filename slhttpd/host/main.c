@@ -81,7 +81,10 @@ static void usage(FILE *out)
 		"                      frame, e.g. a veth, then off; xdp/README.md)\n"
 		"  --queues N          xdp: AF_XDP sockets on RX queues 0..N-1 only (default: one\n"
 		"                      on every RX queue of the interface, at most %u; frames\n"
-		"                      handed on from other queues are dropped)\n",
+		"                      handed on from other queues are dropped)\n"
+		"  --stateless         no answered-request filter and no sender cache: every\n"
+		"                      answer from the frame alone (PROTOCOL.md; for\n"
+		"                      comparison, e.g. bench/loss_bench.py; afpacket only)\n",
 		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT,
 		FE_XSK_QUEUES_MAX);
 }
@@ -172,6 +175,7 @@ struct opts {
 	const char *iface, *addr, *ports, *json, *xdp_obj;
 	uint32_t mss, max_body, def_body, window, rst_limit, queues;
 	int fast_close, arp, icmp, allow_local, xdp, xdp_generic, xdp_requests;
+	int stateless;
 	struct in_addr in;
 };
 
@@ -197,6 +201,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "xdp-generic", no_argument, NULL, 'G' },
 		{ "xdp-requests", optional_argument, NULL, 'Q' },
 		{ "queues", required_argument, NULL, 'q' },
+		{ "stateless", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -251,6 +256,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'L':
 			o->allow_local = 1;
 			break;
+		case 'S':
+			o->stateless = 1;
+			break;
 		case 'M':
 			if (strcmp(optarg, "xdp") && strcmp(optarg, "afpacket")) {
 				fprintf(stderr, "slhttpd-host: --mode '%s': afpacket or xdp\n",
@@ -304,6 +312,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "slhttpd-host: --queues is for --mode xdp\n");
 		return 2;
 	}
+	if (o->stateless && o->xdp) {
+		fprintf(stderr, "slhttpd-host: --stateless is for --mode afpacket (the XDP "
+			"program always has the table)\n");
+		return 2;
+	}
 	return -1;
 }
 
@@ -355,7 +368,7 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 	cfg->flags = (o->arp ? SL_CFG_ARP : 0) | (o->icmp ? SL_CFG_ICMP_ECHO : 0) |
 		     (o->fast_close ? SL_CFG_FAST_CLOSE : 0);
 	/* --mode xdp: the filter is a BPF map both cores use */
-	cfg->answered = port->xsk ? fe_xsk_answered(port) : answered;
+	cfg->answered = port->xsk ? fe_xsk_answered(port) : o->stateless ? NULL : answered;
 	cfg->answered_mask = answered_n - 1;
 	if (getrandom(cfg->secret, sizeof(cfg->secret), 0) != sizeof(cfg->secret)) {
 		fprintf(stderr, "slhttpd-host: getrandom: %s\n", strerror(errno));
@@ -433,7 +446,7 @@ static int serve(const struct opts *o, const struct sl_config *cfg, struct fe_po
 int main(int argc, char **argv)
 {
 	static struct sl_config cfg;
-	/* answered-request filter (PROTOCOL.md): 64 Ki buckets, 1 MiB */
+	/* answered-request filter and sender cache (PROTOCOL.md): 64 Ki buckets, 2 MiB */
 	static struct sl_answered answered[1 << 16];
 	static struct sl_stats st;
 	static struct fe_stats fs;
