@@ -96,3 +96,19 @@ def test_wrk_keepalive_sends_each_segment_once(env: HostEnv, target: str) -> Non
     print(f"wrk {target}: {served} responses, {need} bytes needed, {tx} sent, "
           f"{after['req_retrans'] - before['req_retrans']} requests retransmitted")  # fmt: skip
     assert tx - need <= DUP_SHARE * need, f"{tx - need} duplicated bytes of {need}"
+
+
+def test_stateless_server_still_serves_whole_responses(make_env, mode: str) -> None:
+    """`--stateless` (no answered table: bench/loss_bench.py's comparison) answers from the
+    frame alone, as without a cache entry; every response still arrives whole."""
+    if mode != "afpacket":
+        pytest.skip("--stateless is for --mode afpacket")
+    env = make_env(["--stateless"])
+    for target, size in (("/128k", 131072), ("/10000", 10000)):
+        for _ in range(5):
+            r = env.client(
+                ["curl", "-s", "--max-time", "20", "-o", "/dev/null",
+                 "-w", "%{size_download}", env.url(target)],
+                timeout=30,
+            )  # fmt: skip
+            assert r.returncode == 0 and int(r.stdout) == size, r
