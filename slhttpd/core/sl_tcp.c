@@ -286,7 +286,7 @@ static void sl_answered_put(const struct sl_config *cfg, sl_u32 h,
 	a->dups = 0;
 }
 
-/* The sender cache entry of the response ending at resp_end, if held. */
+/* The table's entry of the response ending at resp_end, if held. */
 static struct sl_answered *sl_sender(const struct sl_config *cfg, sl_u32 h,
 				     sl_u32 resp_end)
 {
@@ -304,13 +304,9 @@ static struct sl_answered *sl_sender(const struct sl_config *cfg, sl_u32 h,
 static int sl_answered_match(const struct sl_config *cfg, sl_u32 h,
 			     sl_u32 req_end, sl_u32 resp_end)
 {
-	const struct sl_answered *a;
+	const struct sl_answered *a = sl_sender(cfg, h, resp_end);
 
-	if (!cfg->answered)
-		return 0;
-	a = sl_answered_slot(cfg, h);
-	return a && a->key == (h | 1) && a->req_end == req_end &&
-	       a->resp_end == resp_end;
+	return a && a->req_end == req_end;
 }
 
 static enum sl_verdict sl_request(const struct sl_config *cfg,

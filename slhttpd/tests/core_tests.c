@@ -1178,6 +1178,32 @@ static int data_segs(const struct out *o)
 }
 
 /*
+ * A fresh client (10.77.0.2:port, MSS 1460, timestamps if ts, its clock at
+ * `clock`) after its handshake: the SYN-ACK fed to it.
+ */
+static void handshake(struct client *cl, struct sl_stats *st, sl_u16 port,
+		      sl_u32 snd_nxt, int ts, sl_u32 clock)
+{
+	static struct out o;
+	sl_u8 f[SL_FRAME_MAX + 64];
+	int rst = 0;
+	size_t n;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->addr = 0x0a4d0002;
+	cl->port = port;
+	cl->sport = 80;
+	cl->snd_nxt = snd_nxt;
+	cl->mss = 1460;
+	cl->ts = ts;
+	cl->clock = clock;
+	n = mkframe(f, cl, SL_TH_SYN, cl->snd_nxt - 1, 0, 65535, "", 0, 1);
+	run(st, f, n, &o);
+	client_rx(cl, &o, &rst);
+	CHECK(o.n == 1 && cl->rcv_nxt && !rst, "handshake: %d frames", o.n);
+}
+
+/*
  * Bounded bursts (PROTOCOL.md): one frame releases more than SL_BURST_PLAIN
  * segments only with an echo at most 2 s old; a frame replayed 5 s later
  * releases at most SL_BURST_STALE; an echo older than the PAWS limit gets an
@@ -1195,19 +1221,9 @@ static void test_replay(void)
 	int rst = 0, segs, fresh_max = 0;
 
 	setup(1460, 0);
-	memset(&cl, 0, sizeof(cl));
-	cl.addr = 0x0a4d0002;
-	cl.port = 4444;
-	cl.sport = 80;
-	cl.snd_nxt = 9000;
-	cl.mss = 1460;
-	cl.ts = 1;
-	cl.clock = 77;
-	cl.reqlen = glen;
 	now_ms = t0;
-	n = mkframe(req, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, 65535, "", 0, 1);
-	run(&st, req, n, &o);
-	client_rx(&cl, &o, &rst);
+	handshake(&cl, &st, 4444, 9000, 1, 77);
+	cl.reqlen = glen;
 	/* the request, and an ACK of the first two segments of its answer */
 	nreq = mkframe(req, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 65535, g, glen, 0);
 	now_ms = t0 + 50;
@@ -1306,18 +1322,8 @@ static void test_sender_cache(void)
 			cfg.answered = table;
 			cfg.answered_mask = 1023;
 		}
-		memset(&cl, 0, sizeof(cl));
-		cl.addr = 0x0a4d0002;
-		cl.port = 4323;
-		cl.sport = 80;
-		cl.snd_nxt = 7000;
-		cl.mss = 1460;
-		cl.ts = 1;
-		cl.clock = 100;
 		now_ms = 5000000;
-		n = mkframe(f, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, 65535, "", 0, 1);
-		run(&st, f, n, &o);
-		client_rx(&cl, &o, &rst);
+		handshake(&cl, &st, 4323, 7000, 1, 100);
 		cl.reqlen = glen;
 		/* a window of 12 segments of 1443 bytes (MSS 1448 with timestamps) */
 		m = 1443;
@@ -1404,15 +1410,7 @@ static void test_answered_filter(void)
 			cfg.answered = table;
 			cfg.answered_mask = 1023;
 		}
-		memset(&cl, 0, sizeof(cl));
-		cl.addr = 0x0a4d0002;
-		cl.port = 4321;
-		cl.sport = 80;
-		cl.snd_nxt = 7000;
-		cl.mss = 1460;
-		n = mkframe(f, &cl, SL_TH_SYN, cl.snd_nxt - 1, 0, 65535, "", 0, 1);
-		run(&st, f, n, &o);
-		client_rx(&cl, &o, &rst);
+		handshake(&cl, &st, 4321, 7000, 0, 0);
 		cl.reqlen = glen;
 		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 65535, g, glen, 0);
 		run(&st, f, n, &o);
