@@ -455,23 +455,90 @@ static sl_u32 sl_word(const sl_u8 *p)
 				 (sl_u32)(c) << 16 | (sl_u32)(d) << 24)
 
 /*
+ * Most bytes one step's loop takes: the BPF verifier would walk a loop
+ * byte by byte (or word by word) on every path: there, one.
+ */
+#ifdef SL_BPF
+#define SL_HTTP_RUN	1
+#else
+#define SL_HTTP_RUN	SL_FRAME_MAX
+#endif
+
+/* The flags of the zero bytes of w ^ "\n\n\n\n": the lowest one is exact. */
+static sl_u32 sl_nl_flags(sl_u32 w)
+{
+	sl_u32 z = w ^ 0x0a0a0a0au;
+
+	return (z - 0x01010101u) & ~z & 0x80808080u;
+}
+
+/* Bytes up to and including the first '\n' of a word, from its flags z != 0. */
+static sl_u32 sl_nl_len(sl_u32 z)
+{
+	return (z & 0x80u) ? 1 : (z & 0x8000u) ? 2 : (z & 0x800000u) ? 3 : 4;
+}
+
+/*
+ * A line we skip, from offset i, whose first word w has no '\n': the bytes
+ * up to and including its '\n' (then at SL_H_LINE), or the whole words
+ * that have none (still SL_H_SKIP); one word in the BPF build.
+ */
+static sl_u32 sl_http_skip(struct sl_http *h, const sl_u8 *d, sl_u32 i)
+{
+	sl_u32 n = 4, z;
+
+	h->st = SL_H_SKIP;
+	while (n < SL_HTTP_RUN && i + n + 4 <= h->len) {
+		z = sl_nl_flags(sl_word(d + i + n));
+		if (z) {
+			h->st = SL_H_LINE;
+			return n + sl_nl_len(z);
+		}
+		n += 4;
+	}
+	return n;
+}
+
+/*
+ * The request line's version and its end, right after the target: the state
+ * "HTTP/1.x\r\n" leaves, or 0 (then byte by byte).
+ */
+static sl_u32 sl_http_version(struct sl_http *h, const sl_u8 *d, sl_u32 i)
+{
+	sl_u32 w;
+
+	if (i + 8 > h->len || sl_word(d + i) != SL_W4('H', 'T', 'T', 'P'))
+		return 0;
+	w = sl_word(d + i + 4);
+	if (w != SL_W4('/', '1', '.', '1') && w != SL_W4('/', '1', '.', '0'))
+		return 0;
+	h->k = 8;
+	if (w == SL_W4('/', '1', '.', '1'))
+		h->f |= SL_HF_11;
+	if (i + 10 <= h->len && d[i + 8] == '\r' && d[i + 9] == '\n') {
+		sl_http_eol(h, 1);
+		return 10;
+	}
+	return 8;
+}
+
+/*
  * One step at offset i (< len). Returns the number of bytes taken: a byte
  * through the state machine, or, where the outcome of several bytes is
- * known at once, a word (those steps leave the state exactly as the bytes
+ * known at once, more (those steps leave the state exactly as the bytes
  * one at a time would):
- * - a line we skip: a word without '\n', or up to and including the '\n';
- * - "GET " as the first bytes of the request line;
- * - "HTTP/1.1" or "HTTP/1.0" right after the target.
+ * - a line we skip: up to and including its '\n' (sl_http_skip);
+ * - "GET " as the first bytes of the request line, and a '/' after it;
+ * - the digits of the path (the BPF build: one per step);
+ * - "HTTP/1.1" or "HTTP/1.0" right after the target, and "\r\n" after it.
  */
 static sl_u32 sl_http_step(struct sl_http *h, const sl_u8 *d, sl_u32 i)
 {
-	sl_u32 w, z, st = h->st;
+	sl_u32 w, z, n, st = h->st;
 
 	if ((st == SL_H_SKIP || st == SL_H_LINE) && i + 4 <= h->len) {
 		w = sl_word(d + i);
-		/* a zero byte of w ^ "\n\n\n\n": the lowest flag is exact */
-		z = w ^ 0x0a0a0a0au;
-		z = (z - 0x01010101u) & ~z & 0x80808080u;
+		z = sl_nl_flags(w);
 		if (st == SL_H_LINE) {
 			/* "\r\n": the end of the headers */
 			if ((w & 0xffffu) == SL_W4('\r', '\n', 0, 0)) {
@@ -484,30 +551,36 @@ static sl_u32 sl_http_step(struct sl_http *h, const sl_u8 *d, sl_u32 i)
 			w &= 0xdfu;	/* the first byte, upper case (and '\r', '\n' kept apart) */
 			if (z || w == 'C' || w == ('\r' & 0xdfu) || w == ('\n' & 0xdfu))
 				goto byte;
-			h->st = SL_H_SKIP;
-			return 4;
+			return sl_http_skip(h, d, i);
 		}
 		if (!z)
-			return 4;
+			return sl_http_skip(h, d, i);
 		h->st = SL_H_LINE;
-		return (z & 0x80u) ? 1 : (z & 0x8000u) ? 2 : (z & 0x800000u) ? 3 : 4;
+		return sl_nl_len(z);
+	}
+	if (st == SL_H_TARGET && h->t == SL_T_PATH && sl_is_digit(d[i])) {
+		h->v = sl_size_digit(h->v, d[i]);
+		for (n = 1; n < SL_HTTP_RUN && i + n < h->len &&
+		     sl_is_digit(d[i + n]); n++)
+			h->v = sl_size_digit(h->v, d[i + n]);
+		h->n = 1;
+		return n;
 	}
 	if (st == SL_H_LEAD && i + 4 <= h->len &&
 	    sl_word(d + i) == SL_W4('G', 'E', 'T', ' ')) {
 		h->m = 3;
 		h->w = 0x474554u;
 		h->st = SL_H_TARGET;
+		if (i + 5 <= h->len && d[i + 4] == '/') {
+			h->t = SL_T_PATH;
+			return 5;
+		}
 		return 4;
 	}
-	if (st == SL_H_VERSION && h->k == 0 && i + 8 <= h->len &&
-	    sl_word(d + i) == SL_W4('H', 'T', 'T', 'P')) {
-		w = sl_word(d + i + 4);
-		if (w == SL_W4('/', '1', '.', '1') || w == SL_W4('/', '1', '.', '0')) {
-			h->k = 8;
-			if (w == SL_W4('/', '1', '.', '1'))
-				h->f |= SL_HF_11;
-			return 8;
-		}
+	if (st == SL_H_VERSION && h->k == 0) {
+		n = sl_http_version(h, d, i);
+		if (n)
+			return n;
 	}
 byte:
 	sl_http_byte(h, d[i], i);
