@@ -17,18 +17,23 @@ static sl_u32 sl_put(sl_u8 *dst, sl_u32 at, const char *s, sl_u32 n)
 
 #define SL_PUT(dst, at, lit)	sl_put(dst, at, lit, sizeof(lit) - 1)
 
+static const sl_u32 sl_pow10[10] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+	1000000000,
+};
+
+/* v in decimal: its digits counted first, then written from the last one. */
 static sl_u32 sl_put_u32(sl_u8 *dst, sl_u32 at, sl_u32 v)
 {
-	sl_u8 tmp[10];
-	int n = 0;
+	sl_u32 n = 1, k;
 
-	do {
-		tmp[n++] = (sl_u8)('0' + v % 10);
+	while (n < 10 && v >= sl_pow10[n])
+		n++;
+	for (k = n; k > 0; k--) {
+		dst[at + k - 1] = (sl_u8)('0' + v % 10);
 		v /= 10;
-	} while (v && n < 10);	/* n < 10: always (2^32 has 10 digits), for the verifier */
-	while (n)
-		dst[at++] = tmp[--n];
-	return at;
+	}
+	return at + n;
 }
 
 /*
