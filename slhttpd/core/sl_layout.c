@@ -111,12 +111,12 @@ int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
 		at = sl_put(rp->hdr, 0, line->s, line->n);
 	at = SL_PUT(rp->hdr, at, "Content-Length: ");
 	at = sl_put_u32(rp->hdr, at, clen);
-	at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
 	if (mode == SL_MODE_CLOSE)
-		at = SL_PUT(rp->hdr, at, "close");
+		at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\n"
+			    "Connection: close\r\nX-Pad: ");
 	else
-		at = SL_PUT(rp->hdr, at, "keep-alive");
-	at = SL_PUT(rp->hdr, at, "\r\nX-Pad: ");
+		at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\n"
+			    "Connection: keep-alive\r\nX-Pad: ");
 	/* what follows the pad: "\r\n\r\n", the error text, the body */
 	base = at + 4 + (head ? 0 : (status == 200 ? 0 : elen)) + send_body;
 	target = mode == SL_MODE_CLOSE ? (0u - (sl_u32)tclose * seg) : 0u;
