@@ -3,8 +3,10 @@
  * SLHTTPD core: the HTTP/1.x request parser.
  *
  * One pass over the payload, one byte at a time through a state machine
- * (sl_http_byte), fed by sl_http_step(); a header line we ignore is skipped
- * a word at a time. No byte is looked at twice and no step
+ * (sl_http_byte), fed by sl_http_step(), which takes the common shapes in
+ * bigger steps: the header lines we ignore a word at a time, one after
+ * another up to the end of the headers, and "GET /<digits> HTTP/1.x\r\n"
+ * (in the BPF build a word or a digit per step: SL_HTTP_RUN). No step
  * needs a position found by an earlier one: the same code is the parser of
  * every build, and in the BPF build (SL_BPF, xdp/) the steps are the body of
  * a bpf_loop() callback, which the verifier checks once per parser state
