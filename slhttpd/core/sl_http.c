@@ -3,8 +3,10 @@
  * SLHTTPD core: the HTTP/1.x request parser.
  *
  * One pass over the payload, one byte at a time through a state machine
- * (sl_http_byte), fed by sl_http_step(); a header line we ignore is skipped
- * a word at a time. No byte is looked at twice and no step
+ * (sl_http_byte), fed by sl_http_step(), which takes the common shapes in
+ * bigger steps: the header lines we ignore a word at a time, one after
+ * another up to the end of the headers, and "GET /<digits> HTTP/1.x\r\n"
+ * (in the BPF build a word or a digit per step: SL_HTTP_RUN). No step
  * needs a position found by an earlier one: the same code is the parser of
  * every build, and in the BPF build (SL_BPF, xdp/) the steps are the body of
  * a bpf_loop() callback, which the verifier checks once per parser state
@@ -455,59 +457,192 @@ static sl_u32 sl_word(const sl_u8 *p)
 				 (sl_u32)(c) << 16 | (sl_u32)(d) << 24)
 
 /*
+ * Most bytes one step's loop takes: the BPF verifier would walk a loop
+ * byte by byte (or word by word) on every path: there, one.
+ */
+#ifdef SL_BPF
+#define SL_HTTP_RUN	1
+#else
+#define SL_HTTP_RUN	SL_FRAME_MAX
+#endif
+
+/* The flags of the zero bytes of w ^ "\n\n\n\n": the lowest one is exact. */
+static sl_u32 sl_nl_flags(sl_u32 w)
+{
+	sl_u32 z = w ^ 0x0a0a0a0au;
+
+	return (z - 0x01010101u) & ~z & 0x80808080u;
+}
+
+/* Bytes up to and including the first '\n' of a word, from its flags z != 0. */
+static sl_u32 sl_nl_len(sl_u32 z)
+{
+	return (z & 0x80u) ? 1 : (z & 0x8000u) ? 2 : (z & 0x800000u) ? 3 : 4;
+}
+
+/* "\r\n" at offset i, the start of a line: the end of the headers. */
+static __always_inline int sl_http_done(struct sl_http *h, sl_u32 i)
+{
+	h->r.complete = 1;
+	h->r.pipelined = i + 2 < h->len;
+	h->st = SL_H_DONE;
+	return 2;
+}
+
+/*
+ * At the start of a header line (offset i), its first word w and w's '\n'
+ * flags z: 2 for the end of the headers (SL_H_DONE), 0 for a line we skip
+ * (SL_H_SKIP: not "Connection:", its first four bytes without '\n'), or -1:
+ * byte by byte.
+ */
+static __always_inline int sl_http_line_start(struct sl_http *h, sl_u32 w,
+					      sl_u32 z, sl_u32 i)
+{
+	if ((w & 0xffffu) == SL_W4('\r', '\n', 0, 0))
+		return sl_http_done(h, i);
+	w &= 0xdfu;	/* the first byte, upper case (and '\r', '\n' kept apart) */
+	if (z || w == 'C' || w == ('\r' & 0xdfu) || w == ('\n' & 0xdfu))
+		return -1;
+	h->st = SL_H_SKIP;
+	return 0;
+}
+
+/*
+ * A line we skip, from offset i, whose first word has no '\n': the words to
+ * its '\n', and the lines after it that sl_http_line_start() skips too, up
+ * to the end of the headers or a line to take byte by byte. The BPF build:
+ * that first word only.
+ */
+static __always_inline sl_u32 sl_http_skip(struct sl_http *h, const sl_u8 *d,
+					   sl_u32 i)
+{
+	sl_u32 n = 4, w, z;
+	int r;
+
+	h->st = SL_H_SKIP;
+	while (n < SL_HTTP_RUN && i + n + 4 <= h->len) {
+		z = sl_nl_flags(sl_word(d + i + n));
+		if (!z) {
+			n += 4;
+			continue;
+		}
+		n += sl_nl_len(z);
+		h->st = SL_H_LINE;
+		if (i + n + 2 <= h->len && d[i + n] == '\r' && d[i + n + 1] == '\n')
+			return n + (sl_u32)sl_http_done(h, i + n);
+		if (i + n + 4 > h->len)
+			break;
+		w = sl_word(d + i + n);
+		r = sl_http_line_start(h, w, sl_nl_flags(w), i + n);
+		if (r < 0)
+			break;
+		if (r > 0)
+			return n + (sl_u32)r;
+		n += 4;
+	}
+	return n;
+}
+
+/*
+ * The request line's version and its end, right after the target: the state
+ * "HTTP/1.x\r\n" leaves, or 0 (then byte by byte).
+ */
+static __always_inline sl_u32 sl_http_version(struct sl_http *h, const sl_u8 *d,
+					      sl_u32 i)
+{
+	sl_u32 w;
+
+	if (i + 8 > h->len || sl_word(d + i) != SL_W4('H', 'T', 'T', 'P'))
+		return 0;
+	w = sl_word(d + i + 4);
+	if (w != SL_W4('/', '1', '.', '1') && w != SL_W4('/', '1', '.', '0'))
+		return 0;
+	h->k = 8;
+	if (w == SL_W4('/', '1', '.', '1'))
+		h->f |= SL_HF_11;
+	if (i + 10 <= h->len && d[i + 8] == '\r' && d[i + 9] == '\n') {
+		sl_http_eol(h, 1);
+		return 10;
+	}
+	return 8;
+}
+
+/*
+ * At SL_T_PATH (the path's '/' taken): its digits (the BPF build: one), and
+ * if a space follows them, the target's end and sl_http_version(). The
+ * bytes taken, 0 if none.
+ */
+static __always_inline sl_u32 sl_http_path(struct sl_http *h, const sl_u8 *d,
+					   sl_u32 i)
+{
+	sl_u32 n = 0;
+
+	while (n < SL_HTTP_RUN && i + n < h->len && sl_is_digit(d[i + n])) {
+		h->v = sl_size_digit(h->v, d[i + n]);
+		h->n = 1;
+		n++;
+	}
+	if (i + n < h->len && d[i + n] == ' ') {
+		sl_http_target_end(h);
+		h->st = SL_H_VERSION;
+		h->k = 0;
+		n++;
+		n += sl_http_version(h, d, i + n);
+	}
+	return n;
+}
+
+/*
  * One step at offset i (< len). Returns the number of bytes taken: a byte
  * through the state machine, or, where the outcome of several bytes is
- * known at once, a word (those steps leave the state exactly as the bytes
+ * known at once, more (those steps leave the state exactly as the bytes
  * one at a time would):
- * - a line we skip: a word without '\n', or up to and including the '\n';
- * - "GET " as the first bytes of the request line;
- * - "HTTP/1.1" or "HTTP/1.0" right after the target.
+ * - lines we skip: to their '\n', and the end of the headers after them
+ *   (sl_http_skip; the BPF build: a word);
+ * - "GET /", the path's digits, the space after them and "HTTP/1.x\r\n"
+ *   (sl_http_path; the BPF build: one digit).
  */
 static sl_u32 sl_http_step(struct sl_http *h, const sl_u8 *d, sl_u32 i)
 {
-	sl_u32 w, z, st = h->st;
+	sl_u32 w, z, n, st = h->st;
+	int r;
 
 	if ((st == SL_H_SKIP || st == SL_H_LINE) && i + 4 <= h->len) {
 		w = sl_word(d + i);
-		/* a zero byte of w ^ "\n\n\n\n": the lowest flag is exact */
-		z = w ^ 0x0a0a0a0au;
-		z = (z - 0x01010101u) & ~z & 0x80808080u;
+		z = sl_nl_flags(w);
 		if (st == SL_H_LINE) {
-			/* "\r\n": the end of the headers */
-			if ((w & 0xffffu) == SL_W4('\r', '\n', 0, 0)) {
-				h->r.complete = 1;
-				h->r.pipelined = i + 2 < h->len;
-				h->st = SL_H_DONE;
-				return 2;
-			}
-			/* a line that is not "Connection:", four bytes without '\n' */
-			w &= 0xdfu;	/* the first byte, upper case (and '\r', '\n' kept apart) */
-			if (z || w == 'C' || w == ('\r' & 0xdfu) || w == ('\n' & 0xdfu))
+			r = sl_http_line_start(h, w, z, i);
+			if (r < 0)
 				goto byte;
-			h->st = SL_H_SKIP;
-			return 4;
+			if (r > 0)
+				return (sl_u32)r;
+			return sl_http_skip(h, d, i);
 		}
 		if (!z)
-			return 4;
+			return sl_http_skip(h, d, i);
 		h->st = SL_H_LINE;
-		return (z & 0x80u) ? 1 : (z & 0x8000u) ? 2 : (z & 0x800000u) ? 3 : 4;
+		return sl_nl_len(z);
+	}
+	if (st == SL_H_TARGET && h->t == SL_T_PATH) {
+		n = sl_http_path(h, d, i);
+		if (n)
+			return n;
 	}
 	if (st == SL_H_LEAD && i + 4 <= h->len &&
 	    sl_word(d + i) == SL_W4('G', 'E', 'T', ' ')) {
 		h->m = 3;
 		h->w = 0x474554u;
 		h->st = SL_H_TARGET;
+		if (i + 5 <= h->len && d[i + 4] == '/') {
+			h->t = SL_T_PATH;
+			return 5 + sl_http_path(h, d, i + 5);
+		}
 		return 4;
 	}
-	if (st == SL_H_VERSION && h->k == 0 && i + 8 <= h->len &&
-	    sl_word(d + i) == SL_W4('H', 'T', 'T', 'P')) {
-		w = sl_word(d + i + 4);
-		if (w == SL_W4('/', '1', '.', '1') || w == SL_W4('/', '1', '.', '0')) {
-			h->k = 8;
-			if (w == SL_W4('/', '1', '.', '1'))
-				h->f |= SL_HF_11;
-			return 8;
-		}
+	if (st == SL_H_VERSION && h->k == 0) {
+		n = sl_http_version(h, d, i);
+		if (n)
+			return n;
 	}
 byte:
 	sl_http_byte(h, d[i], i);
@@ -517,12 +652,28 @@ byte:
 static void sl_http_init(struct sl_http *h, const struct sl_config *cfg,
 			 sl_u32 len)
 {
-	__builtin_memset(h, 0, sizeof(*h));
+	/* field by field: a memset() of the struct is a call on ARMv7 */
 	h->len = len;
+	h->pos = 0;
 	h->default_body = cfg->default_body;
 	h->max_body = cfg->max_body;
+	h->v = 0;
+	h->path = 0;
+	h->size = 0;
+	h->w = 0;
 	h->r.status = 400;
+	h->r.head = 0;
 	h->r.mode = SL_MODE_CLOSE;
+	h->r.complete = 0;
+	h->r.pipelined = 0;
+	h->r.body = 0;
+	h->st = SL_H_LEAD;
+	h->t = SL_T_FIRST;
+	h->k = 0;
+	h->n = 0;
+	h->m = 0;
+	h->f = 0;
+	h->line = 0;
 }
 
 #ifdef SL_BPF

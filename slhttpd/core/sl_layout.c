@@ -17,18 +17,23 @@ static sl_u32 sl_put(sl_u8 *dst, sl_u32 at, const char *s, sl_u32 n)
 
 #define SL_PUT(dst, at, lit)	sl_put(dst, at, lit, sizeof(lit) - 1)
 
+static const sl_u32 sl_pow10[10] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+	1000000000,
+};
+
+/* v in decimal: its digits counted first, then written from the last one. */
 static sl_u32 sl_put_u32(sl_u8 *dst, sl_u32 at, sl_u32 v)
 {
-	sl_u8 tmp[10];
-	int n = 0;
+	sl_u32 n = 1, k;
 
-	do {
-		tmp[n++] = (sl_u8)('0' + v % 10);
+	while (n < 10 && v >= sl_pow10[n])
+		n++;
+	for (k = n; k > 0; k--) {
+		dst[at + k - 1] = (sl_u8)('0' + v % 10);
 		v /= 10;
-	} while (v && n < 10);	/* n < 10: always (2^32 has 10 digits), for the verifier */
-	while (n)
-		dst[at++] = tmp[--n];
-	return at;
+	}
+	return at + n;
 }
 
 /*
@@ -106,12 +111,12 @@ int sl_layout(const struct sl_config *cfg, struct sl_reply *rp,
 		at = sl_put(rp->hdr, 0, line->s, line->n);
 	at = SL_PUT(rp->hdr, at, "Content-Length: ");
 	at = sl_put_u32(rp->hdr, at, clen);
-	at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\nConnection: ");
 	if (mode == SL_MODE_CLOSE)
-		at = SL_PUT(rp->hdr, at, "close");
+		at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\n"
+			    "Connection: close\r\nX-Pad: ");
 	else
-		at = SL_PUT(rp->hdr, at, "keep-alive");
-	at = SL_PUT(rp->hdr, at, "\r\nX-Pad: ");
+		at = SL_PUT(rp->hdr, at, "\r\nContent-Type: text/plain\r\n"
+			    "Connection: keep-alive\r\nX-Pad: ");
 	/* what follows the pad: "\r\n\r\n", the error text, the body */
 	base = at + 4 + (head ? 0 : (status == 200 ? 0 : elen)) + send_body;
 	target = mode == SL_MODE_CLOSE ? (0u - (sl_u32)tclose * seg) : 0u;
