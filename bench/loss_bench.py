@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """SLHTTPD under random loss, with the sender cache and with the stateless rules alone,
-side by side in one run (PROTOCOL.md, "The answered-request filter and the sender cache").
+side by side in one run (PROTOCOL.md, "The answered-request filter and the sender cache");
+with --first-flight, also the sender cache with a request's whole burst as its first flight
+(`--first-flight 0`) beside the default initial window of 10 segments.
 
 Each server is slhttpd-host (the ASan build the host tests use, AF_PACKET) on a veth
 between two network namespaces made for the run; curl in the client namespace fetches one
@@ -26,6 +28,7 @@ sys.path.insert(0, str(REPO / "tests" / "host"))
 from hostenv import HostEnv  # noqa: E402
 
 SERVERS = {"sender cache": [], "stateless": ["--stateless"]}
+WHOLE_BURST = {"cache, whole burst": ["--first-flight", "0"]}
 CURL_MAX_S = 60
 
 
@@ -55,11 +58,14 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=20, help="curls per loss rate (default 20)")
     ap.add_argument("--loss", type=float, nargs="+", default=[1.0, 5.0, 20.0],
                     help="loss rates, %% (default 1 5 20)")  # fmt: skip
+    ap.add_argument("--first-flight", action="store_true",
+                    help="also the cache with the whole burst as a first flight")  # fmt: skip
     args = ap.parse_args()
-    envs = {name: HostEnv(extra=extra) for name, extra in SERVERS.items()}
+    servers = SERVERS | (WHOLE_BURST if args.first_flight else {})
+    envs = {name: HostEnv(extra=extra) for name, extra in servers.items()}
     try:
         print(f"/{args.size}, {args.count} curls per loss rate, each on a new connection")
-        print(f"{'loss':>5} {'server':>13} | {'median s':>8} {'p90 s':>7} {'max s':>6} "
+        print(f"{'loss':>5} {'server':>18} | {'median s':>8} {'p90 s':>7} {'max s':>6} "
               f"{'total s':>7} | {'frames/resp':>11} {'frames':>9}")  # fmt: skip
         for loss in args.loss:
             for name, env in envs.items():
@@ -67,7 +73,7 @@ def main() -> None:
                 times.sort()
                 p90 = times[max(0, int(0.9 * len(times)) - 1)]
                 median = statistics.median(times)
-                print(f"{loss:>4}% {name:>13} | {median:>8.3f} {p90:>7.3f} {times[-1]:>6.1f} "
+                print(f"{loss:>4}% {name:>18} | {median:>8.3f} {p90:>7.3f} {times[-1]:>6.1f} "
                       f"{sum(times):>7.1f} | {statistics.median(frames):>11.0f} "
                       f"{sum(frames):>9}", flush=True)  # fmt: skip
     finally:

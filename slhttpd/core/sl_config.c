@@ -20,6 +20,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->max_body = SL_BODY_LIMIT;
 	cfg->default_body = 1024;
 	cfg->rst_limit = SL_RST_LIMIT_DEFAULT;
+	cfg->first_flight = SL_FIRST_FLIGHT_DEFAULT;
 }
 
 static int sl_t_used(sl_u32 t, sl_u32 tclose)
@@ -72,6 +73,8 @@ int sl_config_finish(struct sl_config *cfg)
 	if (cfg->max_body > SL_BODY_LIMIT || cfg->default_body > cfg->max_body)
 		return -1;
 	if (cfg->window == 0 || cfg->ttl == 0)
+		return -1;
+	if (cfg->first_flight > SL_BURST_MAX)
 		return -1;
 	/* a unicast MAC, and an address we may answer from (0: any) */
 	if ((cfg->mac[0] & 1) || !(cfg->mac[0] | cfg->mac[1] | cfg->mac[2] |

@@ -269,14 +269,10 @@ static struct sl_answered *sl_answered_slot(const struct sl_config *cfg,
  * Record a response of more than one segment: the answered-request filter
  * (req_end, resp_end) and the sender cache (sent up to `sent`, no ACK yet).
  */
-static void sl_answered_put(const struct sl_config *cfg, sl_u32 h,
+static void sl_answered_put(struct sl_answered *a, sl_u32 h,
 			    sl_u32 req_end, sl_u32 resp_end, sl_u32 p0,
 			    sl_u32 sent)
 {
-	struct sl_answered *a = sl_answered_slot(cfg, h);
-
-	if (!a)		/* SL_BPF: the map lookup may fail */
-		return;
 	a->key = h | 1;
 	a->req_end = req_end;
 	a->resp_end = resp_end;
@@ -316,9 +312,10 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 				  struct sl_reply *rp)
 {
 	struct sl_request req;
+	struct sl_answered *a = 0;
 	enum sl_verdict v;
 	sl_u8 mode;
-	sl_u32 p0, cur;
+	sl_u32 p0, cur, burst;
 	int retrans;
 #ifdef SL_BPF_NO_PARSER
 	/*
@@ -416,10 +413,24 @@ static enum sl_verdict sl_request(const struct sl_config *cfg,
 	} else {
 		sl_count(st, SL_C_REQ_RETRANS);
 	}
+	burst = sl_burst(s, retrans);
+	if (s->where == SL_W_REQ && rp->resp_len > rp->seg && cfg->answered) {
+		/* SL_BPF: the map lookup may fail */
+		a = sl_answered_slot(cfg, s->h);
+		/*
+		 * With the response in the sender cache, the client's ACKs
+		 * release the rest one for one: the first flight is the
+		 * initial window. (Without the entry the stateless ACK rules
+		 * need the whole burst at once: they release the window's
+		 * right edge, which is past a capped flight's end.)
+		 */
+		if (a && cfg->first_flight && burst > cfg->first_flight)
+			burst = cfg->first_flight;
+	}
 	v = sl_send_from(st, rp, cur, (sl_s32)cur -
-			 (sl_s32)sl_window(pk, s->seg, sl_burst(s, retrans)));
-	if (s->where == SL_W_REQ && rp->resp_len > rp->seg && cfg->answered)
-		sl_answered_put(cfg, s->h, pk->seq + pk->plen, rp->end_seq, p0,
+			 (sl_s32)sl_window(pk, s->seg, burst));
+	if (a)
+		sl_answered_put(a, s->h, pk->seq + pk->plen, rp->end_seq, p0,
 				v == SL_REPLY ? rp->end_seq - rp->stop : p0);
 	return v;
 }

@@ -59,6 +59,12 @@ typedef __INT32_TYPE__ sl_s32;
 #define SL_BURST_STALE		2
 #define SL_BURST_RESEND		1
 /*
+ * Segments of a request's first flight (sl_config.first_flight), when the
+ * sender cache records the response: RFC 6928's initial window, which
+ * RFC 9411's emulated servers use. The client's ACKs release the rest.
+ */
+#define SL_FIRST_FLIGHT_DEFAULT	10
+/*
  * Our timestamp clock: ticks of 2^SL_TS_TICK_SHIFT ms of sl_rx.now, of which
  * the TSval carries SL_TS_TICK_BITS. An echo at most SL_TS_FRESH_TICKS old
  * is fresh (< 1.5 s); from SL_TS_PAWS_TICKS on (102 s), our clock would
@@ -152,6 +158,9 @@ struct sl_config {
 	sl_u8 secret[16];	/* cookie and timestamp MAC key: random */
 	sl_u32 rst_limit;	/* RSTs per second to frames without a valid
 				 * cookie or echo (blind frames); 0: none */
+	sl_u32 first_flight;	/* most segments a request releases while
+				 * the sender cache holds its response
+				 * (1..SL_BURST_MAX); 0: its burst */
 	sl_u8 ports[8192];	/* bitmap of served TCP ports */
 	/*
 	 * NULL, or answered_mask + 1 entries. In a union with a u64: in

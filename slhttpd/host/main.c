@@ -6,7 +6,8 @@
  *
  *   slhttpd-host --iface NAME --addr A.B.C.D [--ports 80,8000-8999] [--mss N]
  *                [--max-body N] [--default-body N] [--window N] [--fast-close]
- *                [--no-arp] [--no-icmp] [--rst-limit N] [--stats-json FILE]
+ *                [--no-arp] [--no-icmp] [--rst-limit N] [--first-flight N]
+ *                [--stats-json FILE]
  *                [--allow-local-addr] [--mode afpacket|xdp] [--xdp-obj FILE]
  *                [--xdp-generic] [--xdp-requests[=on|auto|off]] [--queues N]
  *
@@ -65,6 +66,9 @@ static void usage(FILE *out)
 		"  --no-icmp           do not answer ping for ADDR\n"
 		"  --rst-limit N       RSTs per second to blind frames (bad cookie or echo; "
 		"default %u, 0: none)\n"
+		"  --first-flight N    segments a request releases while the sender cache\n"
+		"                      holds its response, 0..%u (default %u, RFC 6928's\n"
+		"                      initial window; 0: the whole burst)\n"
 		"  --stats-json FILE   write counters as JSON at start, on SIGUSR1 and at exit\n"
 		"  --allow-local-addr  serve ADDR even if a kernel interface here has it\n"
 		"  --mode MODE         afpacket (default) or xdp: the core in an XDP program,\n"
@@ -86,7 +90,7 @@ static void usage(FILE *out)
 		"                      answer from the frame alone (PROTOCOL.md; for\n"
 		"                      comparison, e.g. bench/loss_bench.py; afpacket only)\n",
 		SL_MSS_MIN, SL_MSS_MAX, SL_MSS_MAX, SL_BODY_LIMIT, SL_RST_LIMIT_DEFAULT,
-		FE_XSK_QUEUES_MAX);
+		SL_BURST_MAX, SL_FIRST_FLIGHT_DEFAULT, FE_XSK_QUEUES_MAX);
 }
 
 static int parse_u32(const char *opt, const char *s, unsigned long lo, unsigned long hi,
@@ -173,7 +177,7 @@ static void handle_frame(const struct sl_config *cfg, struct sl_stats *st,
 /* The command line. */
 struct opts {
 	const char *iface, *addr, *ports, *json, *xdp_obj;
-	uint32_t mss, max_body, def_body, window, rst_limit, queues;
+	uint32_t mss, max_body, def_body, window, rst_limit, first_flight, queues;
 	int fast_close, arp, icmp, allow_local, xdp, xdp_generic, xdp_requests;
 	int stateless;
 	struct in_addr in;
@@ -195,6 +199,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "no-icmp", no_argument, NULL, 'I' },
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "rst-limit", required_argument, NULL, 'r' },
+		{ "first-flight", required_argument, NULL, 'F' },
 		{ "allow-local-addr", no_argument, NULL, 'L' },
 		{ "mode", required_argument, NULL, 'M' },
 		{ "xdp-obj", required_argument, NULL, 'X' },
@@ -209,6 +214,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .ports = "80", .max_body = SL_BODY_LIMIT, .def_body = 1024,
 			    .window = 65535, .rst_limit = SL_RST_LIMIT_DEFAULT,
+			    .first_flight = SL_FIRST_FLIGHT_DEFAULT,
 			    .arp = 1, .icmp = 1, .xdp_requests = SL_XDP_REQ_AUTO };
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -251,6 +257,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'r':
 			if (parse_u32("--rst-limit", optarg, 0, 1000000, &o->rst_limit))
+				return 2;
+			break;
+		case 'F':
+			if (parse_u32("--first-flight", optarg, 0, SL_BURST_MAX,
+				      &o->first_flight))
 				return 2;
 			break;
 		case 'L':
@@ -365,6 +376,7 @@ static int configure(const struct opts *o, struct fe_port *port, struct sl_confi
 	cfg->max_body = o->max_body;
 	cfg->default_body = o->def_body;
 	cfg->rst_limit = o->rst_limit;
+	cfg->first_flight = o->first_flight;
 	cfg->flags = (o->arp ? SL_CFG_ARP : 0) | (o->icmp ? SL_CFG_ICMP_ECHO : 0) |
 		     (o->fast_close ? SL_CFG_FAST_CLOSE : 0);
 	/* --mode xdp: the filter is a BPF map both cores use */

@@ -14,6 +14,8 @@
  *   arp= icmp= fast_close=                      booleans
  *   rst_limit=N       RSTs per second and CPU to blind frames (bad cookie or
  *                     timestamp echo); default 1000, 0: none
+ *   first_flight=N    segments a request releases while the sender cache
+ *                     holds its response; default 10, 0: the whole burst
  * Counters: /sys/kernel/slhttpd/counters (per-CPU sums, one "name value"
  * line each), per-interface frame counters in /proc/net/ndiv.
  *
@@ -93,6 +95,7 @@ static bool sl_p_arp;
 static bool sl_p_icmp;
 static bool sl_p_fast_close;
 static unsigned int sl_p_rst_limit = SL_RST_LIMIT_DEFAULT;
+static unsigned int sl_p_first_flight = SL_FIRST_FLIGHT_DEFAULT;
 
 static unsigned int sl_emit_frame(struct ndiv_reply *reply, u8 *buf,
 				  unsigned int cap, struct ndiv_tx *tx)
@@ -190,9 +193,15 @@ static struct sl_config *sl_config_build(struct net_device *dev)
 	cfg->max_body = sl_param_or(sl_p_max_body, cfg->max_body);
 	cfg->default_body = sl_param_or(sl_p_default_body, cfg->default_body);
 	cfg->rst_limit = sl_p_rst_limit;
+	cfg->first_flight = sl_p_first_flight;
 	if (sl_p_mss > SL_MSS_MAX || sl_p_window > 65535 || sl_p_ttl > 255) {
 		pr_err("mss (max %u), window (max 65535) or ttl (max 255) out of range\n",
 		       SL_MSS_MAX);
+		goto invalid;
+	}
+	if (sl_p_first_flight > SL_BURST_MAX) {
+		pr_err("first_flight=%u out of range (max %u)\n",
+		       sl_p_first_flight, SL_BURST_MAX);
 		goto invalid;
 	}
 	/* a segment must fit the interface's MTU (IPv4 + TCP headers) */
@@ -519,6 +528,8 @@ module_param_cb(fast_close, &sl_bool_ops, &sl_p_fast_close, 0644);
 MODULE_PARM_DESC(fast_close, "RST instead of the last ACK");
 module_param_cb(rst_limit, &sl_uint_ops, &sl_p_rst_limit, 0644);
 MODULE_PARM_DESC(rst_limit, "RSTs per second and CPU to blind frames (0: none)");
+module_param_cb(first_flight, &sl_uint_ops, &sl_p_first_flight, 0644);
+MODULE_PARM_DESC(first_flight, "segments of a request's first flight (0: the whole burst)");
 
 static ssize_t counters_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)

@@ -1321,6 +1321,9 @@ static void test_sender_cache(void)
 		if (pass) {
 			cfg.answered = table;
 			cfg.answered_mask = 1023;
+			/* the whole window in the first flight: the slide below
+			 * (test_first_flight has the initial window) */
+			cfg.first_flight = 0;
 		}
 		now_ms = 5000000;
 		handshake(&cl, &st, 4323, 7000, 1, 100);
@@ -1391,6 +1394,78 @@ static void test_sender_cache(void)
 	}
 }
 
+/*
+ * The first flight (PROTOCOL.md "The sender cache"): with the response in the
+ * sender cache, a request with a fresh echo gets cfg.first_flight segments
+ * (RFC 6928's 10), and the client's first ACK the rest of its window, each
+ * segment once; without the table (the stateless rules: they release the
+ * window's right edge) the whole burst. The whole response arrives either way.
+ */
+static void test_first_flight(void)
+{
+	static struct client cl;
+	static struct out o;
+	static struct sl_answered table[1024];
+	struct sl_stats st;
+	const char *g = "GET /131072 HTTP/1.1\r\n\r\n";
+	sl_u8 f[SL_FRAME_MAX + 64];
+	sl_u32 glen = (sl_u32)strlen(g), m = 1443, first, a2;
+	int rst = 0, pass, rounds;
+	char *hdr_end;
+	size_t n;
+
+	for (pass = 0; pass < 3; pass++) {
+		memset(&st, 0, sizeof(st));
+		setup(1460, 0);
+		memset(table, 0, sizeof(table));
+		if (pass) {
+			cfg.answered = table;
+			cfg.answered_mask = 1023;
+		}
+		if (pass == 2)
+			cfg.first_flight = 4;
+		CHECK(cfg.first_flight == (pass == 2 ? 4 : SL_FIRST_FLIGHT_DEFAULT),
+		      "first_flight %u", cfg.first_flight);
+		now_ms = 7000000;
+		handshake(&cl, &st, 4325 + pass, 7000, 1, 100);
+		cl.reqlen = glen;
+		client_tick(&cl);
+		/* a window of 40 segments */
+		n = mkframe(f, &cl, SL_TH_ACK | SL_TH_PSH, cl.snd_nxt, cl.rcv_nxt, 40 * m, g, glen, 0);
+		run(&st, f, n, &o);
+		first = (sl_u32)data_segs(&o);
+		CHECK(first == (pass == 0 ? 40 : pass == 1 ? SL_FIRST_FLIGHT_DEFAULT : 4),
+		      "first flight, pass %d: %u segments", pass, first);
+		a2 = seg_seq(&o, 2);
+		client_rx(&cl, &o, &rst);
+		/* the first two acknowledged: the window's rest, from the flight's end */
+		client_tick(&cl);
+		n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + glen, a2, 40 * m, "", 0, 0);
+		run(&st, f, n, &o);
+		if (pass)
+			CHECK(data_segs(&o) == (int)(40 + 2 - first) &&
+			      seg_seq(&o, 0) == a2 + (first - 2) * m,
+			      "ACK of 2 after a first flight of %u: %d segments", first,
+			      data_segs(&o));
+		client_rx(&cl, &o, &rst);
+		/* then ACKs of everything received until the response is complete */
+		for (rounds = 0; rounds < 20 && data_segs(&o); rounds++) {
+			client_tick(&cl);
+			n = mkframe(f, &cl, SL_TH_ACK, cl.snd_nxt + glen, cl.rcv_nxt, 40 * m, "",
+				    0, 0);
+			run(&st, f, n, &o);
+			client_rx(&cl, &o, &rst);
+		}
+		hdr_end = memmem(cl.data, cl.len, "\r\n\r\n", 4);
+		CHECK(hdr_end && !rst && cl.len == (sl_u32)(hdr_end + 4 - (char *)cl.data) + 131072 &&
+		      expect_body_ok((unsigned char *)hdr_end + 4, 131072) == NULL,
+		      "pass %d: %u bytes after %d ACKs", pass, cl.len, rounds);
+	}
+	setup(1460, 0);
+	cfg.first_flight = SL_BURST_MAX + 1;
+	CHECK(sl_config_finish(&cfg) < 0, "first_flight above SL_BURST_MAX accepted");
+}
+
 /* A request retransmitted after its whole response arrived gets an ACK, not a second copy. */
 static void test_answered_filter(void)
 {
@@ -1453,6 +1528,7 @@ int main(void)
 	test_csum_body();
 	test_answered_filter();
 	test_sender_cache();
+	test_first_flight();
 	test_conversations(1);
 	sim_ts = 1;
 	test_conversations(1);

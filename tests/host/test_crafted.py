@@ -14,6 +14,7 @@ from slhttpd_expect import body, check_response, core_constant, split_response
 
 BURST_PLAIN = core_constant("SL_BURST_PLAIN")
 BURST_RESEND = core_constant("SL_BURST_RESEND")
+FIRST_FLIGHT = core_constant("SL_FIRST_FLIGHT_DEFAULT")
 
 
 @pytest.fixture
@@ -87,7 +88,9 @@ def test_spoofed_frames_with_timestamps_get_no_data(env: HostEnv, link: RawLink)
 
 def test_handshake_with_timestamps_then_replay(env: HostEnv, link: RawLink) -> None:
     """A crafted client with timestamps: its request (echoing our SYN-ACK's TSval) gets the
-    whole window; the same request replayed with an echo that is not ours gets an RST, no data."""
+    first flight (the initial window: the sender cache holds the response), its ACK of two
+    segments the rest of its window; the same request replayed with an echo that is not ours
+    gets an RST, no data."""
     c = Conn(link)
     ts = ("Timestamp", (1000, 0))
     replies = c.exchange(c.frame("S", ack=0, tcp={"options": [("MSS", 1460), ts]}))
@@ -96,10 +99,24 @@ def test_handshake_with_timestamps_then_replay(env: HostEnv, link: RawLink) -> N
     c.cseq = (c.cseq + 1) % 2**32
     c.sseq = (replies[0][TCP].seq + 1) % 2**32
     echo = [("NOP", None), ("NOP", None), ("Timestamp", (1001, tsval))]
-    got = c.exchange(c.frame("PA", get("/100000"), tcp={"options": echo}))
-    segs = [r for r in got if payload_of(r)]
-    assert len(segs) > BURST_PLAIN, f"fresh echo: {len(segs)} segments"
+    req = get("/100000")
+    got = c.exchange(c.frame("PA", req, tcp={"options": echo}))
+    segs = sorted((r for r in got if payload_of(r)), key=lambda r: (r[TCP].seq - c.sseq) % 2**32)
+    assert len(segs) == FIRST_FLIGHT, f"first flight: {len(segs)} segments"
     assert payload_of(segs[0]).startswith(b"HTTP/1.1 200 OK")
+    tsval2 = dict(segs[0][TCP].options)["Timestamp"][0]
+    echo2 = [("NOP", None), ("NOP", None), ("Timestamp", (1002, tsval2))]
+    ack2 = segs[2][TCP].seq
+    got = c.exchange(c.frame("A", seq=c.cseq + len(req), ack=ack2, tcp={"options": echo2}))
+    more = [r for r in got if payload_of(r)]
+    assert len(more) > BURST_PLAIN, f"fresh echo: {len(more)} segments"
+    starts = sorted((r[TCP].seq - ack2) % 2**32 for r in more)
+    ends = [(r[TCP].seq + len(payload_of(r)) - ack2) % 2**32 for r in more]
+    assert starts[0] == sum(len(payload_of(r)) for r in segs[2:]), (
+        "the rest starts where the first flight ended"
+    )
+    seg = max(len(payload_of(r)) for r in more)
+    assert 65535 - seg < max(ends) <= 65535, f"up to the window's edge: {max(ends)}"
     forged = [("NOP", None), ("NOP", None), ("Timestamp", (1002, tsval ^ 1))]
     got = c.exchange(c.frame("PA", get("/100000"), tcp={"options": forged}))
     assert not any(payload_of(r) for r in got)
