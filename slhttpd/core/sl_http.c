@@ -676,6 +676,10 @@ static void sl_http_init(struct sl_http *h, const struct sl_config *cfg,
 	h->line = 0;
 }
 
+/* sl_http_init() sets every field: a field added to struct sl_http needs it there too. */
+_Static_assert(sizeof(struct sl_http) == 8 * 4 + sizeof(struct sl_request) + 8,
+	       "struct sl_http changed: set the new field in sl_http_init()");
+
 #ifdef SL_BPF
 /* bpf_loop() context: what the verifier must know are pointers. */
 struct sl_http_ctx {
