@@ -200,3 +200,24 @@ def test_module_refuses_an_empty_address_and_serves_any(vboard):
         shell.check(f"insmod /lib/modules/slhttpd.ko {params}", timeout=30)
     assert curl(vboard.board.http_port) == (200, 1024)
     assert not dmesg_bad(vboard)
+
+
+def test_first_flight_parameter(vboard):
+    """first_flight= (PROTOCOL.md "First flight"): at run time through sysfs; a value above
+    the burst limit is refused with its reason in the kernel log and the old one stays; with a
+    first flight of one segment, and of the whole burst (0), responses are still complete."""
+    shell = vboard.strategy.shell
+    param = "/sys/module/slhttpd/parameters/first_flight"
+    assert shell.check(f"cat {param}") == "10"
+    try:
+        status, out = shell.run(f"echo 49 > {param}", timeout=30)
+        assert status != 0, f"first_flight=49 accepted: {out}"
+        assert "first_flight=49 out of range" in shell.kernel_log()
+        assert shell.check(f"cat {param}") == "10"
+        for value in ("1", "0"):
+            shell.check(f"echo {value} > {param}", timeout=30)
+            assert curl(vboard.board.http_port, "/64k") == (200, 65536), value
+    finally:
+        shell.run(f"echo 10 > {param}", timeout=30)
+    assert shell.check(f"cat {param}") == "10"
+    assert not dmesg_bad(vboard)
