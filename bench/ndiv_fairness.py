@@ -186,6 +186,19 @@ def ndiv_eth1(target: VirtualTarget) -> dict[str, int]:
     raise SystemExit("SLHTTPD is not attached to eth1")
 
 
+def interrupts(target: VirtualTarget) -> dict[str, int]:
+    """Guest interrupts by handler name (/proc/interrupts, all CPUs summed)."""
+    out: dict[str, int] = {}
+    lines = target.strategy.shell.check("cat /proc/interrupts").splitlines()
+    ncpu = len(lines[0].split())
+    for line in lines[1:]:
+        row = line.split()
+        if len(row) < ncpu + 2 or not row[0].endswith(":") or not row[1].isdigit():
+            continue
+        out[row[-1]] = out.get(row[-1], 0) + sum(int(v) for v in row[1 : ncpu + 1])
+    return out
+
+
 def report(name: str, st: Stats, seconds: float) -> None:
     sent = len(st.ping_sent)
     delivered = min(len(st.rtts), sent)
@@ -266,7 +279,9 @@ def main() -> int:
             alone = tap_phase(target, min(5.0, args.seconds), False, args.ping_interval)
             report("ping alone     ", alone, args.seconds)
             before = ndiv_eth1(target)
+            irq_before = interrupts(target)
             flood = tap_phase(target, args.seconds, True, args.ping_interval)
+            irq_after = interrupts(target)
             report("ping under flood", flood, args.seconds)
             print(f"wrk: {flood.responses} requests answered in {args.seconds:.0f} s")
             after = ndiv_eth1(target)
@@ -276,9 +291,16 @@ def main() -> int:
                 alone = run_phase(c, min(5.0, args.seconds), False, args.ping_interval)
                 report("ping alone     ", alone, args.seconds)
                 before = ndiv_eth1(target)
+                irq_before = interrupts(target)
                 flood = run_phase(c, args.seconds, True, args.ping_interval)
+                irq_after = interrupts(target)
                 report("ping under flood", flood, args.seconds)
                 after = ndiv_eth1(target)
+        irqs = {k: n - irq_before.get(k, 0) for k, n in irq_after.items()}
+        print(
+            "guest interrupts during the flood: "
+            + " ".join(f"{k}={n}" for k, n in sorted(irqs.items()) if n)
+        )
         diff = {k: after[k] - before[k] for k in after if k != "tx_lock_ns_max"}
         print("ndiv eth1 during the flood: " + " ".join(f"{k}={v}" for k, v in diff.items()))
         if "tx_qdisc" in diff:  # kernels before the qdisc path: tx_bql instead
