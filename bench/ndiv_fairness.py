@@ -11,7 +11,9 @@ qdisc while BQL or the driver had stopped the queue, dropped on the way to it, l
 its TX lock hold times
 (/proc/net/ndiv: tx_locks, tx_lock_slow = holds over 50 us, tx_lock_ns_max, and the
 log2 histogram tx_lock_lt2us ... tx_lock_ge8192us, from which the p50/p99 holds are
-given as the bucket that holds them).
+given as the bucket that holds them), the guest's interrupts during the flood by handler
+(/proc/interrupts), and BQL's bytes in flight on eth1 half a second after it (0: the
+driver reported every completion once the requests stopped).
 
     .venv/bin/python bench/ndiv_fairness.py [--nic e1000|e1000e|igb|virtio] [--seconds 10]
         [--tap]
@@ -296,6 +298,9 @@ def main() -> int:
                 irq_after = interrupts(target)
                 report("ping under flood", flood, args.seconds)
                 after = ndiv_eth1(target)
+        time.sleep(0.5)
+        inflight = sh.check("cat /sys/class/net/eth1/queues/tx-*/byte_queue_limits/inflight")
+        print(f"BQL on eth1 0.5 s after the flood: {' + '.join(inflight.split())} bytes in flight")
         irqs = {k: n - irq_before.get(k, 0) for k, n in irq_after.items()}
         print(
             "guest interrupts during the flood: "
