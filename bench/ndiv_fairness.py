@@ -243,8 +243,8 @@ def tap_phase(target: VirtualTarget, seconds: float, flood: bool, interval: floa
     st.ping_sent = {i: 0.0 for i in range(count)}
     if wrk is not None:
         out, _ = wrk.communicate()
-        m = re.search(r"(\d+) requests in", out)
-        st.responses = int(m.group(1)) if m else 0
+        done = re.search(r"(\d+) requests in", out)
+        st.responses = int(done.group(1)) if done else 0
         st.sent_syn = st.synack = 0
         print(out.strip())
     return st
@@ -267,7 +267,9 @@ def main() -> int:
         nic=args.nic,
         tap=args.tap,
         board_options={"icount": args.icount},
-    ) as target:
+    ) as board:
+        assert isinstance(board, VirtualTarget)
+        target = board
         sh = target.strategy.shell
         clock = "guest instructions (-icount shift=0)" if args.icount else "wall clock (TCG)"
         print(f"board: --nic {args.nic}, {target.kernel_description}; guest clock: {clock}")
