@@ -11,7 +11,9 @@ qdisc while BQL or the driver had stopped the queue, dropped on the way to it, l
 its TX lock hold times
 (/proc/net/ndiv: tx_locks, tx_lock_slow = holds over 50 us, tx_lock_ns_max, and the
 log2 histogram tx_lock_lt2us ... tx_lock_ge8192us, from which the p50/p99 holds are
-given as the bucket that holds them).
+given as the bucket that holds them), the guest's interrupts during the flood by handler
+(/proc/interrupts), and BQL's bytes in flight on eth1 half a second after it (0: the
+driver reported every completion once the requests stopped).
 
     .venv/bin/python bench/ndiv_fairness.py [--nic e1000|e1000e|igb|virtio] [--seconds 10]
         [--tap]
@@ -186,6 +188,19 @@ def ndiv_eth1(target: VirtualTarget) -> dict[str, int]:
     raise SystemExit("SLHTTPD is not attached to eth1")
 
 
+def interrupts(target: VirtualTarget) -> dict[str, int]:
+    """Guest interrupts by handler name (/proc/interrupts, all CPUs summed)."""
+    out: dict[str, int] = {}
+    lines = target.strategy.shell.check("cat /proc/interrupts").splitlines()
+    ncpu = len(lines[0].split())
+    for line in lines[1:]:
+        row = line.split()
+        if len(row) < ncpu + 2 or not row[0].endswith(":") or not row[1].isdigit():
+            continue
+        out[row[-1]] = out.get(row[-1], 0) + sum(int(v) for v in row[1 : ncpu + 1])
+    return out
+
+
 def report(name: str, st: Stats, seconds: float) -> None:
     sent = len(st.ping_sent)
     delivered = min(len(st.rtts), sent)
@@ -228,8 +243,8 @@ def tap_phase(target: VirtualTarget, seconds: float, flood: bool, interval: floa
     st.ping_sent = {i: 0.0 for i in range(count)}
     if wrk is not None:
         out, _ = wrk.communicate()
-        m = re.search(r"(\d+) requests in", out)
-        st.responses = int(m.group(1)) if m else 0
+        done = re.search(r"(\d+) requests in", out)
+        st.responses = int(done.group(1)) if done else 0
         st.sent_syn = st.synack = 0
         print(out.strip())
     return st
@@ -252,7 +267,9 @@ def main() -> int:
         nic=args.nic,
         tap=args.tap,
         board_options={"icount": args.icount},
-    ) as target:
+    ) as board:
+        assert isinstance(board, VirtualTarget)
+        target = board
         sh = target.strategy.shell
         clock = "guest instructions (-icount shift=0)" if args.icount else "wall clock (TCG)"
         print(f"board: --nic {args.nic}, {target.kernel_description}; guest clock: {clock}")
@@ -266,7 +283,9 @@ def main() -> int:
             alone = tap_phase(target, min(5.0, args.seconds), False, args.ping_interval)
             report("ping alone     ", alone, args.seconds)
             before = ndiv_eth1(target)
+            irq_before = interrupts(target)
             flood = tap_phase(target, args.seconds, True, args.ping_interval)
+            irq_after = interrupts(target)
             report("ping under flood", flood, args.seconds)
             print(f"wrk: {flood.responses} requests answered in {args.seconds:.0f} s")
             after = ndiv_eth1(target)
@@ -276,9 +295,19 @@ def main() -> int:
                 alone = run_phase(c, min(5.0, args.seconds), False, args.ping_interval)
                 report("ping alone     ", alone, args.seconds)
                 before = ndiv_eth1(target)
+                irq_before = interrupts(target)
                 flood = run_phase(c, args.seconds, True, args.ping_interval)
+                irq_after = interrupts(target)
                 report("ping under flood", flood, args.seconds)
                 after = ndiv_eth1(target)
+        time.sleep(0.5)
+        inflight = sh.check("cat /sys/class/net/eth1/queues/tx-*/byte_queue_limits/inflight")
+        print(f"BQL on eth1 0.5 s after the flood: {' + '.join(inflight.split())} bytes in flight")
+        irqs = {k: n - irq_before.get(k, 0) for k, n in irq_after.items()}
+        print(
+            "guest interrupts during the flood: "
+            + " ".join(f"{k}={n}" for k, n in sorted(irqs.items()) if n)
+        )
         diff = {k: after[k] - before[k] for k in after if k != "tx_lock_ns_max"}
         print("ndiv eth1 during the flood: " + " ".join(f"{k}={v}" for k, v in diff.items()))
         if "tx_qdisc" in diff:  # kernels before the qdisc path: tx_bql instead
